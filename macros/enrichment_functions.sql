@@ -1,0 +1,138 @@
+{#
+  SQL twins of python_enrich.normalization and python_enrich.temp_id, created (idempotently) by
+  the on-run-start hook in the enrichment schema. Spec: shared/spec/normalization.md, temp-id.md.
+  The temp-id salt is never part of any SQL text: it arrives as the connection setting
+  `wdh.alias_salt` (libpq's PGOPTIONS), so dbt's compiled SQL, logs and target/ cannot hold it.
+#}
+
+{% macro create_enrichment_functions() %}
+  {{ return(adapter.dispatch('create_enrichment_functions', 'company_enrichment')()) }}
+{% endmacro %}
+
+{% macro default__create_enrichment_functions() %}
+  {{ exceptions.raise_compiler_error("company_enrichment supports PostgreSQL only, not " ~ target.type) }}
+{% endmacro %}
+
+{% macro postgres__create_enrichment_functions() %}
+{%- set schema = enrichment_schema() -%}
+{%- set crypto = pgcrypto_schema() -%}
+create schema if not exists {{ schema }};
+
+-- str.upper() of Python, independent of the server's locale.
+create or replace function {{ schema }}.unicode_upper(value text)
+returns text
+language plpgsql immutable strict parallel safe
+as $fn$
+declare
+    pair text[];
+begin
+    value := translate(value, 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+    if value !~ '[{{ wdh_upper_non_ascii_class() }}]' then
+        return value;
+    end if;
+    foreach pair slice 1 in array {{ wdh_upper_expansions() }}::text[] loop
+        if strpos(value, pair[1]) > 0 then
+            value := replace(value, pair[1], pair[2]);
+        end if;
+    end loop;
+    return translate(value, '{{ wdh_upper_from() }}', '{{ wdh_upper_to() }}');
+end
+$fn$;
+
+create or replace function {{ schema }}.normalize_company_name(name text)
+returns text
+language plpgsql immutable parallel safe
+as $fn$
+declare
+    trimmed text;
+    s text;
+    marker text;
+    trailing_group text;
+begin
+    -- 0-2: type guard, protected names, placeholders
+    if name is null then
+        return '';
+    end if;
+    trimmed := regexp_replace(name, '^[{{ wdh_whitespace_class() }}]+|[{{ wdh_whitespace_class() }}]+$', '', 'g');
+    if {{ schema }}.unicode_upper(trimmed) = any({{ wdh_protected_names() }}) then
+        return {{ schema }}.unicode_upper(trimmed);
+    end if;
+    if trimmed = any({{ wdh_placeholders() }}) then
+        return '';
+    end if;
+    -- 3-7: whitespace, decorative characters, leading bracket group, sub-enterprises, one suffix
+    s := regexp_replace(replace(name, U&'\3000', ' '), '[{{ wdh_whitespace_class() }}]+', '', 'g');
+    s := translate(s, '「」『』"', '');
+    s := regexp_replace(s, '^[(（][^)）]*[)）]', '');
+    s := replace(s, '及下属子企业', '');
+    s := regexp_replace(s, '(\(团托\)|（团托）|-[A-Za-z][A-Za-z0-9]*|-[{{ wdh_digit_class() }}]+|-养老|-福利)$', '');
+    -- 8: status markers, longest first, each applied once at the start, the end, bracketed end
+    foreach marker in array {{ wdh_status_markers_by_length() }} loop
+        continue when strpos(s, marker) = 0;
+        s := regexp_replace(s, '^[(（]?' || marker || '[)）]?-?', '');
+        s := regexp_replace(s, '[—(（-]' || marker || '[)）]?$', '');
+        s := regexp_replace(s, '[(（]' || marker || '[)）]$', '');
+    end loop;
+    -- 9: a trailing bracket group goes unless it names a legal form
+    trailing_group := substring(s from '[(（][^)）]+[)）]$');
+    if trailing_group is not null and not (trailing_group ~ {{ wdh_legal_form_pattern() }}) then
+        s := left(s, length(s) - length(trailing_group));
+    end if;
+    -- 10-13: full width to half width, Chinese round brackets, trailing cleanup, upper case
+    s := translate(s, {{ wdh_full_width_from() }}, {{ wdh_full_width_to() }});
+    s := translate(s, '()', '（）');
+    s := regexp_replace(s, '[—.。-]+$', '');
+    if right(s, 2) = '（）' then
+        s := left(s, -2);
+    end if;
+    s := regexp_replace(s, '[—-]+$', '');
+    return {{ schema }}.unicode_upper(s);
+end
+$fn$;
+
+-- Base32 (RFC 4648, no padding) of exactly 10 bytes: 80 bits, 16 characters.
+create or replace function {{ schema }}.base32_10(bytes bytea)
+returns text
+language sql immutable strict parallel safe
+as $fn$
+    select string_agg(
+        substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', substring(bits from position * 5 + 1 for 5)::int + 1, 1),
+        '' order by position
+    )
+    from (select ('x' || encode(bytes, 'hex'))::bit(80) as bits) as b,
+        generate_series(0, 15) as position
+$fn$;
+
+-- The salt comes from the session setting wdh.alias_salt; unset means the old public default.
+create or replace function {{ schema }}.temp_id_for_normalized(normalized text)
+returns text
+language sql stable parallel safe
+as $fn$
+    select 'IN' || {{ schema }}.base32_10(substring({{ crypto }}.hmac(
+        convert_to(coalesce(nullif(normalized, ''), '__empty__'), 'UTF8'),
+        convert_to(coalesce(nullif(current_setting('wdh.alias_salt', true), ''), 'default_dev_salt_change_in_prod'), 'UTF8'),
+        'sha1'
+    ) from 1 for 10))
+$fn$;
+
+-- The product rule: a name that normalizes to '' has no identity and gets no temporary id.
+create or replace function {{ schema }}.temp_company_id(name text)
+returns text
+language sql stable parallel safe
+as $fn$
+    select case
+        when normalized <> '' then {{ schema }}.temp_id_for_normalized(normalized)
+    end
+    from (select {{ schema }}.normalize_company_name(name) as normalized) as n
+$fn$;
+{% endmacro %}
+
+{% macro pgcrypto_schema() %}
+  {#- pgcrypto may live in any schema; qualify its functions with wherever it is. -#}
+  {%- if execute -%}
+    {%- do run_query("create extension if not exists pgcrypto") -%}
+    {%- set found = run_query("select extnamespace::regnamespace::text from pg_extension where extname = 'pgcrypto'") -%}
+    {{- return(found.columns[0].values()[0]) -}}
+  {%- endif -%}
+  {{- return('public') -}}
+{% endmacro %}

@@ -1,0 +1,37 @@
+{#
+  An existing company code counts only when it is a real id: digits, not all zeros. Blanks and
+  placeholders (N/A, NULL, NAN, 0, -, ...) become NULL.
+#}
+{% macro clean_company_code(expr) %}
+  {{- _require_sql_expression('clean_company_code', expr) -}}
+  case
+      when trim({{ expr }}) ~ '^[0-9]+$' and trim({{ expr }}) !~ '^0+$' then trim({{ expr }})
+  end
+{%- endmacro %}
+
+{#
+  select * from relation plus `<column>_normalized`, normalizing each distinct name once rather than
+  once per row (a table has far fewer distinct names than rows). NULL and '' share the key ''.
+#}
+{% macro with_normalized_name(relation, column) %}
+  {{- _require_sql_expression('with_normalized_name', relation) -}}
+  {{- _require_sql_expression('with_normalized_name', column) -}}
+    select
+        rows_.*,
+        names_.normalized as {{ column }}_normalized
+    from {{ relation }} as rows_
+    inner join (
+        select
+            name_key,
+            {{ normalize_company_name('name_key') }} as normalized
+        from (select distinct coalesce({{ column }}, '') as name_key from {{ relation }}) as distinct_names
+    ) as names_
+        on coalesce(rows_.{{ column }}, '') = names_.name_key
+{%- endmacro %}
+
+{# Generic test: every non-NULL value matches the regular expression. #}
+{% test matches_pattern(model, column_name, pattern) %}
+    select {{ column_name }}
+    from {{ model }}
+    where {{ column_name }} is not null and {{ column_name }} !~ '{{ pattern }}'
+{% endtest %}

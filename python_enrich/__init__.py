@@ -1,0 +1,1 @@
+"""Company-id enrichment: the Python companion of the dbt project."""

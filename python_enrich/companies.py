@@ -1,0 +1,63 @@
+"""A deterministic synthetic universe of companies, shared by the sample data and the EQC sandbox.
+
+The same seed gives the same companies (ids, official names, former names, credit codes), so the
+sandbox registry covers the sample data's customers: some exactly, some only by a former name or
+fuzzily, and some not at all.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+REGIONS = (
+    "北京", "上海", "深圳市", "广州市", "浙江", "江苏", "杭州", "南京", "宁波", "天津", "重庆", "成都",
+    "武汉", "西安", "长沙", "厦门", "青岛", "苏州", "合肥", "福建", "山东", "湖南", "云南", "广东",
+)  # fmt: skip
+CORES = (
+    "华信", "恒通", "中远", "安达", "宏远", "金桥", "东方", "长城", "新华", "盛世", "瑞丰", "博远",
+    "天成", "海川", "鼎盛", "国泰", "明德", "百川", "嘉禾", "联创", "汇丰", "永安", "光明", "华润",
+    "燃气", "港务", "交投", "城建", "电力", "水务", "TCL", "ABC", "IBM", "3M", "中科", "远洋",
+)  # fmt: skip
+INDUSTRIES = (
+    "科技", "实业", "投资", "建设", "物流", "能源", "医药", "电子", "化工", "食品", "机械", "传媒",
+    "置业", "环保", "材料", "通信", "金融服务", "港口", "航运", "纺织",
+)  # fmt: skip
+FORMS = ("有限公司", "股份有限公司", "集团有限公司", "有限责任公司", "（集团）有限公司")
+CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+@dataclass
+class Company:
+    company_id: str
+    name: str
+    former_names: list[str] = field(default_factory=list)
+    credit_code: str | None = None
+    # How the registry knows it: "exact", "former" (only under a former name), "fuzzy", "absent".
+    registry_presence: str = "exact"
+    plan_codes: list[str] = field(default_factory=list)
+
+
+def build_companies(count: int, seed: int = 42) -> list[Company]:
+    rng = random.Random(f"companies:{seed}")
+    names: set[str] = set()
+    companies: list[Company] = []
+    while len(companies) < count:
+        name = rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
+        if name in names:
+            name = rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
+            if name in names:
+                continue
+        names.add(name)
+        company_id = str(rng.randint(100_000_000, 9_999_999_999))
+        credit = "91" + "".join(rng.choice(CREDIT_ALPHABET) for _ in range(16)) if rng.random() < 0.9 else None
+        formers = []
+        if rng.random() < 0.25:
+            formers.append(rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(INDUSTRIES) + "有限公司")
+        presence = rng.choices(["exact", "former", "fuzzy", "absent"], weights=[70, 10, 10, 10])[0]
+        if presence == "former" and not formers:
+            formers.append(rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(INDUSTRIES) + "有限公司")
+        companies.append(Company(company_id, name, formers, credit, presence))
+    for index, company in enumerate(companies):
+        company.plan_codes = [f"P{index:05d}{suffix}" for suffix in "ABC"[: rng.choice([1, 1, 1, 2, 3])]]
+    return companies

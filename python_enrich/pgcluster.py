@@ -1,0 +1,280 @@
+"""The private PostgreSQL cluster, or the server the standard PG* variables point at.
+
+With none of PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE set, a cluster is created from the
+installed server binaries in .pgdata/ (git-ignored), on a free loopback port, and reused by later
+runs.  initdb refuses to run as root, so as root the server runs as the `postgres` user.
+
+    python -m python_enrich.pgcluster start|stop|status|env
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import pwd
+import shlex
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+
+from python_enrich.paths import PROJECT_DIR
+
+PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+CLUSTER_DIR = PROJECT_DIR / ".pgdata"
+SUPERUSER = "enrich"
+DATABASE = "warehouse"
+SERVER_SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "unix_socket_directories": "''",
+    "shared_buffers": "'512MB'",
+    "work_mem": "'64MB'",
+    "maintenance_work_mem": "'256MB'",
+    "max_connections": "100",
+    "log_min_messages": "warning",
+}
+
+
+class SetupError(RuntimeError):
+    """A set-up problem the user must fix; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    user: str
+    database: str
+    private: bool
+
+    def env(self) -> dict[str, str]:
+        env = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user, "PGDATABASE": self.database}
+        return {key: value for key, value in env.items() if value}
+
+
+def external_server_requested(environ: dict[str, str] | None = None) -> bool:
+    environ = dict(os.environ) if environ is None else environ
+    return any(environ.get(name) for name in PG_VARIABLES)
+
+
+def check_reachable(timeout_s: int = 5) -> None:
+    """Connect once with the PG* variables; raise SetupError saying what to fix."""
+    where = f"{os.environ.get('PGHOST', 'localhost')}:{os.environ.get('PGPORT', '5432')}"
+    try:
+        psycopg2.connect(connect_timeout=timeout_s).close()
+    except psycopg2.OperationalError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SetupError(
+            f"cannot connect to the PostgreSQL server the PG* variables name ({where}): {first_line}. "
+            "Fix PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, or unset them all to use the private cluster."
+        ) from None
+
+
+def server_binaries() -> Path:
+    """The directory holding initdb and pg_ctl (PG_BINDIR, else the newest Debian/Ubuntu install)."""
+    candidates = [os.environ["PG_BINDIR"]] if os.environ.get("PG_BINDIR") else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
+    candidates += ["/usr/local/pgsql/bin", "/usr/bin"]
+    for candidate in candidates:
+        if (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
+            return Path(candidate)
+    raise SetupError(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found: install them "
+        "(Debian/Ubuntu: apt-get install postgresql postgresql-contrib) and set PG_BINDIR if they are "
+        "elsewhere, or set PGHOST/PGPORT/PGUSER/PGDATABASE to use an existing server."
+    )
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster owned by this project checkout."""
+
+    def __init__(self, directory: Path = CLUSTER_DIR) -> None:
+        self.directory = directory
+        self.data = directory / "data"
+        self.log_file = directory / "server.log"
+        self.port_file = directory / "port"
+        self.as_root = os.geteuid() == 0
+
+    # -- running commands as the cluster's owner -------------------------------------------
+    def _owner_command(self, args: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *args] if self.as_root else args
+
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(self._owner_command(args), capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise SetupError(f"{Path(args[0]).name} failed: {detail[-1] if detail else result.returncode}")
+        return result
+
+    def _prepare_directory(self) -> None:
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+        if not self.as_root:
+            return
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            raise SetupError(
+                "running as root, the private cluster needs a non-root `postgres` user to own it "
+                "(initdb refuses root): create one with `useradd --system postgres`, or run as a normal user."
+            ) from None
+        os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(self.directory)], check=False)
+        if probe.returncode != 0:
+            raise SetupError(
+                f"the `postgres` user cannot write {self.directory} (a parent directory is not "
+                "traversable): make the project's parent directories world-executable (chmod o+x), or run as a normal user."
+            )
+
+    # -- state ------------------------------------------------------------------------------
+    def initialized(self) -> bool:
+        return (self.data / "PG_VERSION").is_file()
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        return self._run([str(server_binaries() / "pg_ctl"), "status", "-D", str(self.data)], check=False).returncode == 0
+
+    def port(self) -> int | None:
+        try:
+            return int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def server(self) -> Server:
+        port = self.port()
+        if port is None:
+            raise SetupError("the private cluster has no port yet: run `python -m python_enrich.pgcluster start`")
+        return Server("127.0.0.1", port, SUPERUSER, DATABASE, private=True)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _choose_port(self) -> int:
+        wanted = os.environ.get("WDH_PG_PORT")
+        if wanted:
+            if not wanted.isdigit() or not 0 < int(wanted) < 65536:
+                raise SetupError(f"WDH_PG_PORT must be a port number, got {wanted!r}")
+            if not port_is_free(int(wanted)):
+                raise SetupError(
+                    f"port {wanted} on 127.0.0.1 is busy (another program listens there): "
+                    "set WDH_PG_PORT to a free port, or unset it to let the project pick one."
+                )
+            return int(wanted)
+        remembered = self.port()
+        if remembered and port_is_free(remembered):
+            return remembered
+        if remembered:
+            print(f"note: port {remembered} is now busy; the private cluster moves to a free port", file=sys.stderr)
+        return free_port()
+
+    def start(self) -> Server:
+        bindir = server_binaries()
+        self._prepare_directory()
+        if not self.initialized():
+            self._run([
+                str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
+                "--encoding=UTF8", "--locale=C", "--no-instructions",
+            ])  # fmt: skip
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.write("\n# company-enrichment private cluster\n")
+                conf.writelines(f"{key} = {value}\n" for key, value in SERVER_SETTINGS.items())
+        if not self.running():
+            port = self._choose_port()
+            result = self._run([
+                str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data),
+                "-l", str(self.log_file), "-o", f"-p {port}",
+            ], check=False)  # fmt: skip
+            if result.returncode != 0:
+                tail = self.log_file.read_text(errors="replace").strip().splitlines()[-1:] if self.log_file.exists() else []
+                raise SetupError(f"the private PostgreSQL did not start on port {port}: {' '.join(tail) or result.stderr.strip()}")
+            self.port_file.write_text(f"{port}\n")
+        server = self.server()
+        _create_database(server)
+        return server
+
+    def stop(self) -> bool:
+        if not self.running():
+            return False
+        self._run([str(server_binaries() / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
+        return True
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _create_database(server: Server) -> None:
+    conn = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname="postgres")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (server.database,))
+            if cur.fetchone() is None:
+                cur.execute(f"create database \"{server.database}\" template template0 encoding 'UTF8'")
+    finally:
+        conn.close()
+
+
+def ensure_server() -> Server:
+    """The server to use: the one PG* names (checked), else the private cluster (started)."""
+    if external_server_requested():
+        check_reachable()
+        return Server(
+            os.environ.get("PGHOST", ""),
+            int(os.environ.get("PGPORT") or 5432),
+            os.environ.get("PGUSER", ""),
+            os.environ.get("PGDATABASE", ""),
+            private=False,
+        )
+    server = PrivateCluster().start()
+    os.environ.update(server.env())
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m python_enrich.pgcluster",
+        description="Start, stop or show the project's private PostgreSQL cluster. "
+        "`env` prints shell exports for the server to use (starting the private cluster when no PG* is set).",
+    )
+    parser.add_argument("action", choices=["start", "stop", "status", "env"])
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "stop":
+            stopped = PrivateCluster().stop()
+            print("private PostgreSQL stopped" if stopped else "private PostgreSQL is not running")
+        elif args.action == "status":
+            cluster = PrivateCluster()
+            if cluster.running():
+                print(f"private PostgreSQL running on 127.0.0.1:{cluster.port()} ({cluster.data})")
+            else:
+                print("private PostgreSQL is not running")
+                return 1
+        elif args.action == "start":
+            server = ensure_server()
+            where = "private PostgreSQL" if server.private else "PostgreSQL from PG* variables"
+            print(f"{where} ready on {server.host}:{server.port}, database {server.database}")
+        else:
+            for key, value in ensure_server().env().items():
+                print(f"export {key}={shlex.quote(value)}")
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
