@@ -76,9 +76,12 @@ def check_reachable(timeout_s: int = 5) -> None:
 
 def server_binaries() -> Path:
     """The directory holding initdb and pg_ctl (PG_BINDIR, else the newest Debian/Ubuntu install)."""
-    candidates = [os.environ["PG_BINDIR"]] if os.environ.get("PG_BINDIR") else []
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
-    candidates += ["/usr/local/pgsql/bin", "/usr/bin"]
+    if os.environ.get("PG_BINDIR"):  # an explicit choice is the only place looked at
+        candidates = [os.environ["PG_BINDIR"]]
+    else:
+        versions = glob.glob("/usr/lib/postgresql/*/bin")
+        candidates = sorted(versions, key=lambda p: [int(part) for part in p.split("/")[-2].split(".") if part.isdigit()], reverse=True)
+        candidates += ["/usr/local/pgsql/bin", "/usr/bin"]
     for candidate in candidates:
         if (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
             return Path(candidate)

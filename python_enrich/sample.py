@@ -80,9 +80,11 @@ def _pick(rng: random.Random, companies: list[Company]) -> Company:
 
 def _company_code(rng: random.Random, company: Company) -> str:
     roll = rng.random()
-    if roll < 0.30:
+    if roll < 0.002:  # a typo: a real-looking id of some other company (backflow conflicts)
+        return str(rng.randint(100_000_000, 9_999_999_999))
+    if roll < 0.15:
         return company.company_id
-    if roll < 0.40:
+    if roll < 0.25:
         return rng.choice(PLACEHOLDER_CODES)
     return ""
 

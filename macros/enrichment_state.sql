@@ -1,0 +1,106 @@
+{#
+  The durable enrichment state: cache, queue, issued temporary ids, run log. One owner (this macro,
+  run by on-run-start) creates and migrates it with versioned, idempotent DDL. These are not dbt
+  models, so neither `dbt build --full-refresh` nor a re-seed can drop them; models read them as
+  sources and write to them only through the idempotent upserts in macros/state_writes.sql.
+#}
+
+{% macro state_migrations() %}
+  {%- set s = enrichment_schema() -%}
+  {{- return([
+    {'version': 1, 'description': 'cache, queue, temporary ids, run log', 'sql': "
+create table if not exists " ~ s ~ ".company_name_index (
+    key_type text not null
+        check (key_type in ('plan_customer', 'customer_name', 'former_name', 'plan_code', 'account_name')),
+    lookup_key text not null check (lookup_key <> ''),
+    company_id text not null check (company_id ~ '^[0-9]+$'),
+    official_name text,
+    credit_code text,
+    match_type text not null default 'unknown',
+    confidence numeric(4, 3) not null check (confidence between 0 and 1),
+    source text not null check (source in ('eqc', 'backflow', 'legacy_import', 'manual')),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    primary key (key_type, lookup_key)
+);
+create index if not exists company_name_index_company_id on " ~ s ~ ".company_name_index (company_id);
+
+create table if not exists " ~ s ~ ".enrichment_requests (
+    request_id bigint generated always as identity primary key,
+    normalized_name text not null check (normalized_name <> ''),
+    raw_name_example text,
+    temp_id text check (temp_id ~ '^IN[A-Z2-7]{16}$'),
+    status text not null default 'pending'
+        check (status in ('pending', 'in_progress', 'done', 'not_found', 'failed', 'cancelled')),
+    priority numeric not null default 0,
+    row_count bigint not null default 0,
+    asset_volume numeric not null default 0,
+    attempts integer not null default 0 check (attempts >= 0),
+    lease_owner text,
+    lease_expires_at timestamptz,
+    next_attempt_at timestamptz not null default now(),
+    last_error text,
+    resolved_company_id text check (resolved_company_id ~ '^[0-9]+$'),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    check (status <> 'done' or resolved_company_id is not null)
+);
+-- One active request per name, enforced by the database.
+create unique index if not exists enrichment_requests_one_active
+    on " ~ s ~ ".enrichment_requests (normalized_name) where status in ('pending', 'in_progress');
+create index if not exists enrichment_requests_due
+    on " ~ s ~ ".enrichment_requests (priority desc, next_attempt_at) where status = 'pending';
+create index if not exists enrichment_requests_name on " ~ s ~ ".enrichment_requests (normalized_name);
+
+create table if not exists " ~ s ~ ".temporary_ids (
+    temp_id text primary key check (temp_id ~ '^IN[A-Z2-7]{16}$'),
+    normalized_name text not null,
+    first_seen_at timestamptz not null default now(),
+    last_seen_at timestamptz not null default now(),
+    replaced_by_company_id text,
+    replaced_at timestamptz
+);
+
+create table if not exists " ~ s ~ ".run_log (
+    run_id bigint generated always as identity primary key,
+    run_kind text not null check (run_kind in ('build', 'drain', 'import')),
+    invocation_id text,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null default 'running' check (status in ('running', 'success', 'error', 'interrupted')),
+    details jsonb not null default '{}'::jsonb
+);
+"},
+  ]) -}}
+{% endmacro %}
+
+{% macro create_enrichment_state() %}
+  {{ return(adapter.dispatch('create_enrichment_state', 'company_enrichment')()) }}
+{% endmacro %}
+
+{% macro default__create_enrichment_state() %}
+  {{ exceptions.raise_compiler_error("company_enrichment supports PostgreSQL only, not " ~ target.type) }}
+{% endmacro %}
+
+{% macro postgres__create_enrichment_state() %}
+{%- set s = enrichment_schema() -%}
+-- Serialize concurrent builds while migrating.
+select pg_advisory_xact_lock(hashtext('company_enrichment.state_migrations'));
+create schema if not exists {{ s }};
+create table if not exists {{ s }}.schema_migrations (
+    version integer primary key,
+    description text not null,
+    applied_at timestamptz not null default now()
+);
+{% for migration in state_migrations() %}
+do $migration$
+begin
+    if not exists (select 1 from {{ s }}.schema_migrations where version = {{ migration.version }}) then
+        {{ migration.sql }}
+        insert into {{ s }}.schema_migrations (version, description)
+        values ({{ migration.version }}, '{{ migration.description }}');
+    end if;
+end
+$migration$;
+{% endfor %}
+{% endmacro %}

@@ -1,0 +1,176 @@
+{#
+  Company-id resolution for any domain table, computed once per distinct key
+  (plan code, normalized name, existing code) rather than once per row. First hit wins:
+    1. overrides: plan_override (single-company plans only), hardcode_override, name_override
+       (a name override to __EMPTY__ means "no company": NULL id, never queued)
+    2. cache, most specific key first: cache_plan_customer, cache_customer_name, cache_former_name,
+       cache_plan_code (single-company plans only); entries below cache_min_confidence are ignored
+    3. existing_code: the row's own company code, when it is a real id
+    4. temporary: a temporary id of the normalized name (the name gets queued)
+    5. none: the name normalizes to '' and nothing above resolved it
+  Join rows back on (coalesce(plan_code, ''), normalized name, coalesce(existing code, '')).
+#}
+{% macro resolve_company_keys(
+    relation,
+    plan_code='plan_code',
+    normalized_name='customer_name_normalized',
+    existing_code='existing_company_id',
+    raw_name='customer_name',
+    asset_volume=none
+) %}
+  {%- if relation is none or (relation | string | trim) == '' -%}
+    {{ exceptions.raise_compiler_error("resolve_company_keys(relation, ...) needs a relation, e.g. ref('stg_x')") }}
+  {%- endif -%}
+  {%- for argument in [plan_code, normalized_name, existing_code, raw_name] -%}
+    {{- _require_sql_expression('resolve_company_keys', argument) -}}
+  {%- endfor -%}
+  {%- set tiers = [
+      ('plan_override', 'plan_override.company_id', '1.0'),
+      ('hardcode_override', 'hardcode_override.company_id', '1.0'),
+      ('name_override', 'name_override.company_id', '1.0'),
+      ('cache_plan_customer', 'cache_plan_customer.company_id', 'cache_plan_customer.confidence'),
+      ('cache_customer_name', 'cache_customer_name.company_id', 'cache_customer_name.confidence'),
+      ('cache_former_name', 'cache_former_name.company_id', 'cache_former_name.confidence'),
+      ('cache_plan_code', 'cache_plan_code.company_id', 'cache_plan_code.confidence'),
+  ] -%}
+with
+
+keys as (
+
+    select
+        coalesce({{ plan_code }}, '') as plan_key,
+        {{ normalized_name }} as normalized_name,
+        coalesce({{ existing_code }}, '') as code_key,
+        count(*) as row_count,
+        coalesce(sum({{ asset_volume if asset_volume else 'null::numeric' }}), 0) as asset_volume,
+        min({{ raw_name }}) as raw_name_example
+
+    from {{ relation }}
+
+    group by 1, 2, 3
+
+),
+
+overrides as (
+
+    select * from {{ ref('int_company_id_overrides') }}
+
+),
+
+cache as (
+
+    select * from {{ source('enrichment', 'company_name_index') }}
+    where confidence >= {{ var('cache_min_confidence') }}
+
+),
+
+collective_plans as (
+
+    select * from {{ ref('int_collective_plans') }}
+
+),
+
+matched as (
+
+    select
+        keys.*,
+        {%- for tier, company_id, confidence in tiers %}
+        {{ tier }}.{{ 'match_key' if 'override' in tier else 'lookup_key' }} is not null as has_{{ tier }},
+        {{ company_id }} as {{ tier }}_id,
+        {{ confidence }} as {{ tier }}_confidence,
+        {%- endfor %}
+        keys.code_key <> '' as has_existing_code
+
+    from keys
+
+    left join collective_plans
+        on keys.plan_key = collective_plans.plan_code
+
+    left join overrides as plan_override
+        on
+            plan_override.override_type = 'plan'
+            and keys.plan_key = plan_override.match_key
+            and collective_plans.plan_code is null
+
+    left join overrides as hardcode_override
+        on
+            hardcode_override.override_type = 'hardcode'
+            and keys.plan_key = hardcode_override.match_key
+
+    left join overrides as name_override
+        on
+            name_override.override_type = 'name'
+            and keys.normalized_name = name_override.match_key
+
+    left join cache as cache_plan_customer
+        on
+            cache_plan_customer.key_type = 'plan_customer'
+            and cache_plan_customer.lookup_key = keys.plan_key || '|' || keys.normalized_name
+
+    left join cache as cache_customer_name
+        on
+            cache_customer_name.key_type = 'customer_name'
+            and keys.normalized_name = cache_customer_name.lookup_key
+
+    left join cache as cache_former_name
+        on
+            cache_former_name.key_type = 'former_name'
+            and keys.normalized_name = cache_former_name.lookup_key
+
+    left join cache as cache_plan_code
+        on
+            cache_plan_code.key_type = 'plan_code'
+            and keys.plan_key = cache_plan_code.lookup_key
+            and collective_plans.plan_code is null
+
+),
+
+tiered as (
+
+    select
+        *,
+        case
+            {%- for tier, _, _ in tiers %}
+            when has_{{ tier }} then '{{ tier }}'
+            {%- endfor %}
+            when has_existing_code then 'existing_code'
+            when normalized_name <> '' then 'temporary'
+            else 'none'
+        end as company_id_source
+
+    from matched
+
+),
+
+final as (
+
+    select
+        plan_key,
+        normalized_name,
+        code_key,
+        row_count,
+        asset_volume,
+        raw_name_example,
+        company_id_source,
+        case company_id_source
+            {%- for tier, _, _ in tiers %}
+            when '{{ tier }}' then {{ tier }}_id
+            {%- endfor %}
+            when 'existing_code' then code_key
+            when 'temporary' then {{ temp_company_id('normalized_name', normalized=true) }}
+        end as company_id,
+        cast(case company_id_source
+            {%- for tier, _, _ in tiers %}
+            when '{{ tier }}' then {{ tier }}_confidence
+            {%- endfor %}
+            when 'existing_code' then {{ var('existing_code_confidence') }}
+            when 'temporary' then 0
+        end as numeric(4, 3)) as company_id_confidence,
+        company_id_source = 'temporary' as is_temporary_id
+
+    from tiered
+
+)
+
+select * from final
+{%- endmacro %}

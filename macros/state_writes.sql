@@ -1,0 +1,70 @@
+{#
+  The only writes dbt makes to the durable state, run as post-hooks. Each is an idempotent upsert:
+  running a build twice changes nothing the second time, and no write replaces a more confident
+  cache entry, or a different company id, with a backflow guess.
+#}
+
+{% macro upsert_backflow_into_cache(relation) %}
+  {%- set s = enrichment_schema() -%}
+insert into {{ s }}.company_name_index as cache
+    (key_type, lookup_key, company_id, match_type, confidence, source)
+select key_type, lookup_key, company_id, 'existing_code', {{ var('existing_code_confidence') }}, 'backflow'
+from {{ relation }}
+where conflict is null
+on conflict (key_type, lookup_key) do update
+set confidence = excluded.confidence, updated_at = now()
+where cache.company_id = excluded.company_id and cache.confidence < excluded.confidence
+{% endmacro %}
+
+{% macro register_temporary_ids_and_enqueue(relation) %}
+  {%- set s = enrichment_schema() -%}
+-- Remember every temporary id issued (for temp_id_replacements).
+insert into {{ s }}.temporary_ids as issued (temp_id, normalized_name)
+select temporary_id, normalized_name from {{ relation }}
+on conflict (temp_id) do update
+set last_seen_at = now(), replaced_by_company_id = null, replaced_at = null;
+
+-- Queue each unresolved name once (the partial unique index allows one active request per name),
+-- skipping names already looked up: found, or not found / failed until their retry time.
+insert into {{ s }}.enrichment_requests as request
+    (normalized_name, raw_name_example, temp_id, priority, row_count, asset_volume)
+select unresolved.normalized_name, unresolved.raw_name_example, unresolved.temporary_id,
+    unresolved.priority, unresolved.row_count, unresolved.asset_volume
+from {{ relation }} as unresolved
+where not exists (
+    select 1 from {{ s }}.enrichment_requests as earlier
+    where earlier.normalized_name = unresolved.normalized_name
+        and (earlier.status = 'done' or (earlier.status in ('not_found', 'failed') and earlier.next_attempt_at > now()))
+)
+on conflict (normalized_name) where status in ('pending', 'in_progress') do update
+set priority = excluded.priority, row_count = excluded.row_count, asset_volume = excluded.asset_volume,
+    updated_at = now()
+where (request.priority, request.row_count, request.asset_volume)
+    is distinct from (excluded.priority, excluded.row_count, excluded.asset_volume);
+
+-- A pending request whose name no longer needs a lookup (an override or the cache answers it now).
+update {{ s }}.enrichment_requests as request
+set status = 'cancelled', last_error = 'resolved without a lookup', updated_at = now()
+where request.status = 'pending'
+    and not exists (select 1 from {{ relation }} as unresolved where unresolved.normalized_name = request.normalized_name)
+{% endmacro %}
+
+{% macro mark_replaced_temporary_ids(relation) %}
+  {%- set s = enrichment_schema() -%}
+update {{ s }}.temporary_ids as issued
+set replaced_by_company_id = replacement.company_id, replaced_at = now()
+from {{ relation }} as replacement
+where issued.temp_id = replacement.temp_id
+    and issued.replaced_by_company_id is distinct from replacement.company_id
+{% endmacro %}
+
+{% macro log_build_statistics(relation) %}
+  {%- set s = enrichment_schema() -%}
+insert into {{ s }}.run_log (run_kind, invocation_id, started_at, finished_at, status, details)
+select 'build', '{{ invocation_id }}', cast('{{ run_started_at }}' as timestamptz), now(), 'success',
+    jsonb_build_object('tiers', jsonb_agg(jsonb_build_object(
+        'domain', domain, 'company_id_source', company_id_source,
+        'row_count', row_count, 'distinct_names', distinct_names
+    ) order by domain, company_id_source))
+from {{ relation }}
+{% endmacro %}

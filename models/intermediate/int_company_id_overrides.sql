@@ -1,0 +1,67 @@
+-- The three override seeds in one shape: override_type, match_key (plan code or normalized name),
+-- company_id (NULL for __EMPTY__: "this name has no company").
+with
+
+plan_overrides as (
+
+    select * from {{ ref('company_id_overrides_plan') }}
+
+),
+
+hardcode_overrides as (
+
+    select * from {{ ref('company_id_overrides_hardcode') }}
+
+),
+
+name_overrides as (
+
+    select * from {{ ref('company_id_overrides_name') }}
+
+),
+
+unioned as (
+
+    select
+        'plan' as override_type,
+        upper(trim(plan_code)) as match_key,
+        trim(company_id) as company_id,
+        note
+    from plan_overrides
+
+    union all
+
+    select
+        'hardcode' as override_type,
+        upper(trim(plan_code)) as match_key,
+        trim(company_id) as company_id,
+        note
+    from hardcode_overrides
+
+    union all
+
+    select
+        'name' as override_type,
+        {{ normalize_company_name('customer_name') }} as match_key,
+        nullif(trim(company_id), '__EMPTY__') as company_id,
+        note
+    from name_overrides
+
+),
+
+final as (
+
+    -- One entry per key (two names may normalize alike); the unique test on
+    -- (override_type, match_key) in the source rows reports such clashes.
+    select distinct on (override_type, match_key)
+        override_type,
+        match_key,
+        company_id,
+        note
+    from unioned
+    where match_key <> ''
+    order by override_type asc, match_key asc, company_id asc nulls last
+
+)
+
+select * from final

@@ -1,0 +1,99 @@
+{{ config(post_hook="{{ upsert_backflow_into_cache(this) }}") }}
+-- Real existing company codes teach the cache: normalized name -> id and plan + name -> id.
+-- A key whose rows carry several ids, or whose cached id differs, is a conflict: listed, not learned.
+with
+
+performance as (
+
+    select * from {{ ref('stg_annuity__performance') }}
+
+),
+
+income as (
+
+    select * from {{ ref('stg_annuity__income') }}
+
+),
+
+cache as (
+
+    select * from {{ source('enrichment', 'company_name_index') }}
+
+),
+
+pairs as (
+
+    select plan_code, customer_name_normalized, existing_company_id
+    from performance
+    where existing_company_id is not null and customer_name_normalized <> ''
+
+    union all
+
+    select plan_code, customer_name_normalized, existing_company_id
+    from income
+    where existing_company_id is not null and customer_name_normalized <> ''
+
+),
+
+by_key_and_id as (
+
+    select
+        'customer_name' as key_type,
+        customer_name_normalized as lookup_key,
+        existing_company_id as company_id,
+        count(*) as row_count
+    from pairs
+    group by 1, 2, 3
+
+    union all
+
+    select
+        'plan_customer' as key_type,
+        plan_code || '|' || customer_name_normalized as lookup_key,
+        existing_company_id as company_id,
+        count(*) as row_count
+    from pairs
+    where plan_code is not null
+    group by 1, 2, 3
+
+),
+
+by_key as (
+
+    select
+        key_type,
+        lookup_key,
+        count(*) as distinct_company_ids,
+        sum(row_count) as row_count,
+        min(company_id) as company_id,
+        array_agg(company_id order by row_count desc, company_id asc) as company_ids
+    from by_key_and_id
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        by_key.key_type,
+        by_key.lookup_key,
+        by_key.company_id,
+        by_key.company_ids,
+        by_key.distinct_company_ids,
+        by_key.row_count,
+        cache.company_id as cached_company_id,
+        case
+            when by_key.distinct_company_ids > 1 then 'several_ids_in_data'
+            when cache.company_id <> by_key.company_id then 'differs_from_cache'
+        end as conflict
+
+    from by_key
+
+    left join cache
+        on
+            by_key.key_type = cache.key_type
+            and by_key.lookup_key = cache.lookup_key
+
+)
+
+select * from final

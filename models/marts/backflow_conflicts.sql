@@ -1,0 +1,27 @@
+-- Existing codes that disagree (several ids for one key, or an id other than the cached one):
+-- counted and listed here, never silently written into the cache.
+with
+
+backflow as (
+
+    select * from {{ ref('int_existing_code_backflow') }}
+
+),
+
+final as (
+
+    select
+        key_type,
+        lookup_key,
+        conflict,
+        company_ids,
+        cached_company_id,
+        row_count
+
+    from backflow
+
+    where conflict is not null
+
+)
+
+select * from final

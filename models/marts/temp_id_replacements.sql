@@ -1,0 +1,71 @@
+{{ config(post_hook="{{ mark_replaced_temporary_ids(this) }}") }}
+-- Temporary ids issued by earlier builds whose name now resolves to a real company id,
+-- with the rows now carrying the real id, so downstream tables can be fixed.
+with
+
+issued as (
+
+    select * from {{ source('enrichment', 'temporary_ids') }}
+
+),
+
+performance as (
+
+    select * from {{ ref('int_annuity_performance__company_keys') }}
+
+),
+
+income as (
+
+    select * from {{ ref('int_annuity_income__company_keys') }}
+
+),
+
+resolved_keys as (
+
+    select 'annuity_performance' as domain, * from performance where company_id ~ '^[0-9]+$'
+    union all
+    select 'annuity_income' as domain, * from income where company_id ~ '^[0-9]+$'
+
+),
+
+still_temporary as (
+
+    select normalized_name from performance where is_temporary_id
+    union
+    select normalized_name from income where is_temporary_id
+
+),
+
+final as (
+
+    select
+        issued.temp_id,
+        issued.normalized_name,
+        min(resolved_keys.company_id) as company_id,
+        count(distinct resolved_keys.company_id) as distinct_company_ids,
+        min(resolved_keys.company_id_source) as company_id_source,
+        sum(resolved_keys.row_count) as affected_rows,
+        coalesce(sum(resolved_keys.row_count) filter (where resolved_keys.domain = 'annuity_performance'), 0)
+            as performance_rows,
+        coalesce(sum(resolved_keys.row_count) filter (where resolved_keys.domain = 'annuity_income'), 0)
+            as income_rows,
+        issued.first_seen_at,
+        coalesce(issued.replaced_at, cast('{{ run_started_at }}' as timestamptz)) as replaced_at
+
+    from issued
+
+    inner join resolved_keys
+        on issued.normalized_name = resolved_keys.normalized_name
+
+    -- A name still temporary on some rows is not replaced yet.
+    left join still_temporary
+        on issued.normalized_name = still_temporary.normalized_name
+
+    where still_temporary.normalized_name is null
+
+    group by issued.temp_id, issued.normalized_name, issued.first_seen_at, issued.replaced_at
+
+)
+
+select * from final

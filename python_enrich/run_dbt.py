@@ -1,0 +1,72 @@
+"""Run dbt for this project with the temp-id salt on its connections.
+
+    python -m python_enrich.run_dbt build [dbt arguments...]      (what `./run dbt ...` calls)
+
+The salt (WDH_ALIAS_SALT) reaches PostgreSQL only as the session setting wdh.alias_salt inside
+libpq's PGOPTIONS, so it is never part of dbt's SQL, logs or target/ artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from python_enrich.db import env_with_salt
+from python_enrich.paths import PROJECT_DIR
+
+
+def ensure_profiles(project_dir: Path = PROJECT_DIR) -> Path:
+    """profiles.yml beside dbt_project.yml, copied from the example when missing."""
+    profiles = project_dir / "profiles.yml"
+    if not profiles.exists():
+        shutil.copyfile(project_dir / "profiles.yml.example", profiles)
+    return project_dir
+
+
+def dbt_arguments(args: list[str]) -> list[str]:
+    extra = [] if "--project-dir" in args else ["--project-dir", str(PROJECT_DIR)]
+    extra += [] if "--profiles-dir" in args else ["--profiles-dir", str(ensure_profiles())]
+    return [*args, *extra] if args and not args[0].startswith("-") else args
+
+
+@contextmanager
+def salted_environment() -> Iterator[None]:
+    """os.environ with the salt in PGOPTIONS for the duration (for in-process dbt)."""
+    saved = os.environ.get("PGOPTIONS")
+    salted = env_with_salt().get("PGOPTIONS")
+    if salted is not None:
+        os.environ["PGOPTIONS"] = salted
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = saved
+
+
+def invoke(args: list[str]) -> object:
+    """Run dbt in this process (fast for repeated calls); returns dbt's dbtRunnerResult."""
+    from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
+
+    with salted_environment():
+        return dbtRunner().invoke(dbt_arguments(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or shutil.which("dbt")
+    if dbt is None:
+        print("error: dbt is not installed in this environment: run ./run demo or ./run test first", file=sys.stderr)
+        return 2
+    os.chdir(PROJECT_DIR)
+    os.execve(dbt, [dbt, *dbt_arguments(args)], env_with_salt())
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
