@@ -47,6 +47,8 @@ declare
     trimmed text;
     s text;
     marker text;
+    n integer;
+    cut integer;
     trailing_group text;
 begin
     -- 0-2: type guard, protected names, placeholders
@@ -67,11 +69,35 @@ begin
     s := replace(s, '及下属子企业', '');
     s := regexp_replace(s, '(\(团托\)|（团托）|-[A-Za-z][A-Za-z0-9]*|-[{{ wdh_digit_class() }}]+|-养老|-福利)$', '');
     -- 8: status markers, longest first, each applied once at the start, the end, bracketed end
+    -- String operations, not 129 regular expressions: PostgreSQL caches only 32 compiled ones.
     foreach marker in array {{ wdh_status_markers_by_length() }} loop
         continue when strpos(s, marker) = 0;
-        s := regexp_replace(s, '^[(（]?' || marker || '[)）]?-?', '');
-        s := regexp_replace(s, '[—(（-]' || marker || '[)）]?$', '');
-        s := regexp_replace(s, '[(（]' || marker || '[)）]$', '');
+        n := length(marker);
+        -- (a) start: optional open bracket, marker, optional close bracket, optional '-'
+        cut := case
+            when left(s, n) = marker then n
+            when left(s, 1) in ('(', '（') and substr(s, 2, n) = marker then n + 1
+            else 0
+        end;
+        if cut > 0 then
+            cut := cut + (substr(s, cut + 1, 1) in (')', '）'))::int;
+            cut := cut + (substr(s, cut + 1, 1) = '-')::int;
+            s := substr(s, cut + 1);
+        end if;
+        -- (b) end: one separator, marker, optional close bracket
+        cut := case
+            when right(s, n) = marker then n
+            when right(s, 1) in (')', '）') and left(right(s, n + 1), n) = marker then n + 1
+            else 0
+        end;
+        if cut > 0 and length(s) > cut and substr(s, length(s) - cut, 1) in ('—', '(', '（', '-') then
+            s := left(s, length(s) - cut - 1);
+        end if;
+        -- (c) bracketed end: open bracket, marker, close bracket
+        if length(s) >= n + 2 and right(s, 1) in (')', '）') and left(right(s, n + 1), n) = marker
+            and substr(s, length(s) - n - 1, 1) in ('(', '（') then
+            s := left(s, length(s) - n - 2);
+        end if;
     end loop;
     -- 9: a trailing bracket group goes unless it names a legal form
     trailing_group := substring(s from '[(（][^)）]+[)）]$');
@@ -90,17 +116,26 @@ begin
 end
 $fn$;
 
--- Base32 (RFC 4648, no padding) of exactly 10 bytes: 80 bits, 16 characters.
+-- Base32 (RFC 4648, no padding) of exactly 10 bytes: two 40-bit halves, 8 characters each.
 create or replace function {{ schema }}.base32_10(bytes bytea)
 returns text
-language sql immutable strict parallel safe
+language plpgsql immutable strict parallel safe
 as $fn$
-    select string_agg(
-        substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', substring(bits from position * 5 + 1 for 5)::int + 1, 1),
-        '' order by position
-    )
-    from (select ('x' || encode(bytes, 'hex'))::bit(80) as bits) as b,
-        generate_series(0, 15) as position
+declare
+    alphabet constant text := 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    half bigint;
+    encoded text := '';
+begin
+    foreach half in array array[
+        ('x' || encode(substring(bytes from 1 for 5), 'hex'))::bit(40)::bigint,
+        ('x' || encode(substring(bytes from 6 for 5), 'hex'))::bit(40)::bigint
+    ] loop
+        for shift in reverse 7..0 loop
+            encoded := encoded || substr(alphabet, ((half >> (shift * 5)) & 31)::int + 1, 1);
+        end loop;
+    end loop;
+    return encoded;
+end
 $fn$;
 
 -- The salt comes from the session setting wdh.alias_salt; unset means the old public default.
@@ -116,14 +151,19 @@ as $fn$
 $fn$;
 
 -- The product rule: a name that normalizes to '' has no identity and gets no temporary id.
+-- (plpgsql, so the normalizer runs once; an inlined SQL function would evaluate it twice.)
 create or replace function {{ schema }}.temp_company_id(name text)
 returns text
-language sql stable parallel safe
+language plpgsql stable parallel safe
 as $fn$
-    select case
-        when normalized <> '' then {{ schema }}.temp_id_for_normalized(normalized)
-    end
-    from (select {{ schema }}.normalize_company_name(name) as normalized) as n
+declare
+    normalized constant text := {{ schema }}.normalize_company_name(name);
+begin
+    if normalized = '' then
+        return null;
+    end if;
+    return {{ schema }}.temp_id_for_normalized(normalized);
+end
 $fn$;
 {% endmacro %}
 

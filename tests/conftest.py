@@ -1,0 +1,123 @@
+"""Shared fixtures: a real PostgreSQL (the private cluster unless PG* is set), one database per
+test module or test, and dbt run in-process with its target/ and logs in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from python_enrich import run_dbt, sample
+from python_enrich.pgcluster import ensure_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_server() -> None:
+    """Every test run talks to a real server; set up once (never skipped)."""
+    ensure_server()
+
+
+def _admin_connection() -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(dbname="postgres")
+    conn.autocommit = True
+    return conn
+
+
+@contextmanager
+def fresh_database(prefix: str = "wdh_test") -> Iterator[str]:
+    """A new empty UTF8 database, selected through PGDATABASE while the block runs."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    conn = _admin_connection()
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}" template template0 encoding \'UTF8\'')
+    saved = os.environ.get("PGDATABASE")
+    os.environ["PGDATABASE"] = name
+    try:
+        yield name
+    finally:
+        if saved is None:
+            os.environ.pop("PGDATABASE", None)
+        else:
+            os.environ["PGDATABASE"] = saved
+        with conn.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        conn.close()
+
+
+@dataclass
+class DbtProject:
+    """dbt invoked in-process against one test database, artifacts kept in a temporary folder."""
+
+    database: str
+    work_dir: Path
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def target_dir(self) -> Path:
+        return self.work_dir / "target"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.work_dir / "logs"
+
+    def run(self, *args: str, expect_success: bool = True) -> object:
+        from dbt.cli.main import dbtRunner
+
+        def collect(event: object) -> None:
+            self.messages.append(event.info.msg)  # type: ignore[attr-defined]
+
+        full_args = [*args, "--target-path", str(self.target_dir), "--log-path", str(self.log_dir)]
+        saved = os.environ.get("PGDATABASE")
+        os.environ["PGDATABASE"] = self.database
+        try:
+            with run_dbt.salted_environment():
+                result = dbtRunner(callbacks=[collect]).invoke(run_dbt.dbt_arguments(full_args))
+        finally:
+            os.environ["PGDATABASE"] = saved or ""
+        if expect_success:
+            failures = [m for m in self.messages if "ERROR" in m or "FAIL" in m][-10:]
+            assert result.success, f"dbt {' '.join(args)} failed: {failures or result.exception}"
+        return result
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        conn = psycopg2.connect(dbname=self.database)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def dbt_project(tmp_path: Path) -> Iterator[DbtProject]:
+    """An empty database of its own and dbt pointed at it."""
+    with fresh_database() as name:
+        yield DbtProject(name, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
+    """Sample data (4,000 rows), dbt seed and dbt build, with a distinctive salt set."""
+    salt = f"pytest-salt-{secrets.token_hex(8)}"
+    saved_salt = os.environ.get("WDH_ALIAS_SALT")
+    os.environ["WDH_ALIAS_SALT"] = salt
+    try:
+        with fresh_database() as name:
+            project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
+            sample.generate(4000, seed=7)
+            project.run("seed")
+            project.run("build")
+            project.salt = salt  # type: ignore[attr-defined]
+            yield project
+    finally:
+        if saved_salt is None:
+            os.environ.pop("WDH_ALIAS_SALT", None)
+        else:
+            os.environ["WDH_ALIAS_SALT"] = saved_salt

@@ -1,0 +1,66 @@
+"""The SQL normalizer and temporary ids give exactly the Python results (reference + 100,000 names)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg2
+
+from python_enrich.db import libpq_options_with_salt
+from python_enrich.normalization import normalize_company_name
+from python_enrich.paths import PROJECT_DIR
+from python_enrich.temp_id import temp_company_id
+from tests.conftest import DbtProject
+from tests.name_generator import generated_names
+
+REFERENCE = PROJECT_DIR.parent / "shared" / "reference" / "normalization_cases.json"
+
+
+def sql_results(project: DbtProject, names: list[str | None], salt: str) -> list[tuple[str, str | None]]:
+    """(normalized, temp_id) per name from PostgreSQL, salt passed as the session setting."""
+    conn = psycopg2.connect(dbname=project.database, options=libpq_options_with_salt("", salt))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "select enrichment.normalize_company_name(name), enrichment.temp_company_id(name) "
+                "from unnest(%s::text[]) with ordinality as t(name, position) order by position",
+                (names,),
+            )
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def test_reference_cases_in_sql(built_warehouse: DbtProject) -> None:
+    cases = json.loads(REFERENCE.read_text(encoding="utf-8"))["cases"]
+    salt = "default_dev_salt_change_in_prod"
+    results = sql_results(built_warehouse, [c["input"] for c in cases], salt)
+    mismatches = [
+        (c["input"], got)
+        for c, got in zip(cases, results, strict=True)
+        if got != (c["expected"], temp_company_id(c["input"], salt))
+    ]
+    assert mismatches == []
+    assert sql_results(built_warehouse, ["平安相伴今生企业年金集合计划"], salt) == [
+        ("平安相伴今生企业年金集合计划", "INXELNISM3IAVLLWF5")
+    ]
+
+
+def test_generated_names_agree_in_python_and_sql(built_warehouse: DbtProject) -> None:
+    names = generated_names(100_000, seed=2026)
+    salt = "parity salt with spaces \\ and ünïcode"  # also exercises the PGOPTIONS escaping
+    expected = [(normalize_company_name(n), temp_company_id(n, salt)) for n in names]
+    got = sql_results(built_warehouse, names, salt)
+    differences = [(n, e, g) for n, e, g in zip(names, expected, got, strict=True) if e != g]
+    assert differences[:5] == []
+    # The generator really reaches the rules: many names change, some become empty, some get cut.
+    assert sum(1 for n, (norm, _) in zip(names, expected, strict=True) if isinstance(n, str) and norm != n) > 90_000
+    assert sum(1 for norm, _ in expected if norm == "") > 1_000
+
+
+def test_macros_fail_at_compile_time_on_bad_arguments(dbt_project: DbtProject, tmp_path) -> None:
+    result = dbt_project.run(
+        "compile", "--inline", "select {{ normalize_company_name('') }}", expect_success=False
+    )
+    assert not result.success
+    assert "needs a SQL expression" in str(result.exception) + " ".join(dbt_project.messages)
