@@ -55,6 +55,7 @@ create index if not exists enrichment_requests_name on " ~ s ~ ".enrichment_requ
 create table if not exists " ~ s ~ ".temporary_ids (
     temp_id text primary key check (temp_id ~ '^IN[A-Z2-7]{16}$'),
     normalized_name text not null,
+    row_count bigint not null default 0,
     first_seen_at timestamptz not null default now(),
     last_seen_at timestamptz not null default now(),
     replaced_by_company_id text,

@@ -19,10 +19,10 @@ where cache.company_id = excluded.company_id and cache.confidence < excluded.con
 {% macro register_temporary_ids_and_enqueue(relation) %}
   {%- set s = enrichment_schema() -%}
 -- Remember every temporary id issued (for temp_id_replacements).
-insert into {{ s }}.temporary_ids as issued (temp_id, normalized_name)
-select temporary_id, normalized_name from {{ relation }}
+insert into {{ s }}.temporary_ids as issued (temp_id, normalized_name, row_count)
+select temporary_id, normalized_name, row_count from {{ relation }}
 on conflict (temp_id) do update
-set last_seen_at = now(), replaced_by_company_id = null, replaced_at = null;
+set row_count = excluded.row_count, last_seen_at = now(), replaced_by_company_id = null, replaced_at = null;
 
 -- Queue each unresolved name once (the partial unique index allows one active request per name),
 -- skipping names already looked up: found, or not found / failed until their retry time.

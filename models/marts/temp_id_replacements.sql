@@ -45,11 +45,8 @@ final as (
         min(resolved_keys.company_id) as company_id,
         count(distinct resolved_keys.company_id) as distinct_company_ids,
         min(resolved_keys.company_id_source) as company_id_source,
-        sum(resolved_keys.row_count) as affected_rows,
-        coalesce(sum(resolved_keys.row_count) filter (where resolved_keys.domain = 'annuity_performance'), 0)
-            as performance_rows,
-        coalesce(sum(resolved_keys.row_count) filter (where resolved_keys.domain = 'annuity_income'), 0)
-            as income_rows,
+        -- Rows that carried the temporary id when a build last issued it.
+        issued.row_count as affected_rows,
         issued.first_seen_at,
         coalesce(issued.replaced_at, cast('{{ run_started_at }}' as timestamptz)) as replaced_at
 
@@ -64,7 +61,7 @@ final as (
 
     where still_temporary.normalized_name is null
 
-    group by issued.temp_id, issued.normalized_name, issued.first_seen_at, issued.replaced_at
+    group by issued.temp_id, issued.normalized_name, issued.row_count, issued.first_seen_at, issued.replaced_at
 
 )
 

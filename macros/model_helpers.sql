@@ -35,3 +35,25 @@
     from {{ model }}
     where {{ column_name }} is not null and {{ column_name }} !~ '{{ pattern }}'
 {% endtest %}
+
+{# Generic test: the model has exactly as many rows as another relation (no row lost or duplicated). #}
+{% test same_row_count(model, compare_model) %}
+    select model_rows, compare_rows
+    from
+        (select count(*) as model_rows from {{ model }}) as m
+        cross join (select count(*) as compare_rows from {{ compare_model }}) as c
+    where model_rows <> compare_rows
+{% endtest %}
+
+{# Generic test: a boolean SQL expression holds on every row. #}
+{% test expression_is_true(model, expression) %}
+    select * from {{ model }} where not ({{ expression }})
+{% endtest %}
+
+{# Generic test: no two rows share the combination of columns. #}
+{% test unique_combination(model, columns) %}
+    select {{ columns | join(', ') }}, count(*) as occurrences
+    from {{ model }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
+{% endtest %}

@@ -1,0 +1,171 @@
+"""dbt build on sample data: every row follows the resolution order; state survives and learns."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from python_enrich.normalization import normalize_company_name
+from python_enrich.temp_id import temp_company_id
+from tests.conftest import DbtProject
+
+CACHE_ORDER = ("plan_customer", "customer_name", "former_name", "plan_code")
+
+
+def expected_resolution(project: DbtProject):
+    """A plain-Python oracle of the resolution order, fed from the same overrides and cache."""
+    overrides = {(t, k): c for t, k, c in project.query("select override_type, match_key, company_id from intermediate.int_company_id_overrides")}
+    collective = {p for (p,) in project.query("select plan_code from intermediate.int_collective_plans")}
+    cache = {
+        (t, k): (c, float(conf))
+        for t, k, c, conf in project.query(
+            "select key_type, lookup_key, company_id, confidence from enrichment.company_name_index where confidence >= 0.6"
+        )
+    }
+
+    def resolve(plan: str | None, name: str | None, code: str | None) -> tuple[str, str | None]:
+        normalized = normalize_company_name(name)
+        plan_key = plan or ""
+        if plan_key not in collective and ("plan", plan_key) in overrides:
+            return "plan_override", overrides[("plan", plan_key)]
+        if ("hardcode", plan_key) in overrides:
+            return "hardcode_override", overrides[("hardcode", plan_key)]
+        if normalized and ("name", normalized) in overrides:
+            return "name_override", overrides[("name", normalized)]
+        keys = {
+            "plan_customer": f"{plan_key}|{normalized}",
+            "customer_name": normalized,
+            "former_name": normalized,
+            "plan_code": plan_key if plan_key not in collective else None,
+        }
+        for key_type in CACHE_ORDER:
+            if (key_type, keys[key_type]) in cache:
+                return f"cache_{key_type}", cache[(key_type, keys[key_type])][0]
+        if code:
+            return "existing_code", code
+        if normalized:
+            return "temporary", temp_company_id(name, project.salt)  # type: ignore[attr-defined]
+        return "none", None
+
+    return resolve
+
+
+@pytest.mark.parametrize("domain", ["annuity_performance", "annuity_income"])
+def test_every_row_follows_the_resolution_order(built_warehouse: DbtProject, domain: str) -> None:
+    resolve = expected_resolution(built_warehouse)
+    rows = built_warehouse.query(
+        f"select plan_code, customer_name, customer_name_normalized, existing_company_id, company_id, "  # noqa: S608
+        f"company_id_source, is_temporary_id from marts.{domain}"
+    )
+    assert len(rows) == built_warehouse.query(f"select count(*) from raw.{domain}")[0][0]  # noqa: S608
+    wrong = []
+    for plan, name, normalized, code, company_id, source, is_temporary in rows:
+        assert normalized == normalize_company_name(name)
+        if resolve(plan, name, code) != (source, company_id) or is_temporary != (source == "temporary"):
+            wrong.append((plan, name, code, source, company_id, resolve(plan, name, code)))
+    assert wrong[:5] == []
+    sources = {row[5] for row in rows}
+    assert {"cache_plan_customer", "cache_customer_name", "temporary", "none"} <= sources
+
+
+def test_queue_holds_each_unresolved_name_once(built_warehouse: DbtProject) -> None:
+    unresolved = dict(built_warehouse.query("select normalized_name, temporary_id from marts.unresolved_names"))
+    queued = built_warehouse.query(
+        "select normalized_name, temp_id, priority from enrichment.enrichment_requests where status = 'pending'"
+    )
+    assert unresolved and {name: temp for name, temp, _ in queued} == unresolved
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        built_warehouse.query(
+            "insert into enrichment.enrichment_requests (normalized_name) values (%s)", (next(iter(unresolved)),)
+        )
+
+
+def test_state_constraints_reject_bad_rows(built_warehouse: DbtProject) -> None:
+    bad_rows = [
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source) "
+        "values ('customer_name', 'X', '123', 1.5, 'manual')",
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source) "
+        "values ('customer_name', 'X', 'IN123', 1, 'manual')",
+        "insert into enrichment.enrichment_requests (normalized_name, status) values ('X', 'weird')",
+    ]
+    for sql in bad_rows:
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            built_warehouse.query(sql)
+
+
+def _state_snapshot(project: DbtProject) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "cache": project.query("select key_type, lookup_key, company_id, confidence from enrichment.company_name_index order by 1, 2"),
+        "queue": project.query("select normalized_name, status, temp_id, priority from enrichment.enrichment_requests order by 1, 2"),
+        "temporary_ids": project.query("select temp_id, normalized_name from enrichment.temporary_ids order by 1"),
+    }
+
+
+def test_rebuild_and_full_refresh_lose_nothing_and_change_nothing(built_warehouse: DbtProject) -> None:
+    before = _state_snapshot(built_warehouse)
+    builds_before = built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'")[0][0]
+    built_warehouse.run("seed", "--full-refresh")
+    built_warehouse.run("build", "--full-refresh")
+    built_warehouse.run("build")
+    assert _state_snapshot(built_warehouse) == before
+    assert built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'")[0][0] == builds_before + 2
+
+
+def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProject) -> None:
+    built_warehouse.query(
+        "insert into raw.annuity_performance (月度, 计划代码, 客户名称, 公司代码) values "
+        "('2025-01-01', 'PX1', '冲突测试有限公司', '111111111'), ('2025-01-01', 'PX2', '冲突测试有限公司', '222222222'), "
+        "('2025-01-01', 'PX3', '手工确认有限公司', '333333333')"
+    )
+    built_warehouse.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source) "
+        "values ('customer_name', '手工确认有限公司', '444444444', 0.95, 'manual')"
+    )
+    built_warehouse.run("build")
+    conflicts = dict(built_warehouse.query("select lookup_key, conflict from marts.backflow_conflicts where key_type = 'customer_name'"))
+    assert conflicts["冲突测试有限公司"] == "several_ids_in_data"
+    assert conflicts["手工确认有限公司"] == "differs_from_cache"
+    cache = dict(built_warehouse.query("select lookup_key, company_id from enrichment.company_name_index where key_type = 'customer_name'"))
+    assert "冲突测试有限公司" not in cache
+    assert cache["手工确认有限公司"] == "444444444"
+    # Each row keeps its own code where the name is ambiguous.
+    rows = built_warehouse.query(
+        "select company_id, company_id_source from marts.annuity_performance where plan_code = 'PX2'"
+    )
+    assert rows == [("222222222", "cache_plan_customer")]
+
+
+def test_learned_name_replaces_temporary_ids_on_next_build(built_warehouse: DbtProject) -> None:
+    name, temp_id, rows = built_warehouse.query(
+        "select normalized_name, temporary_id, row_count from marts.unresolved_names order by impact_rank limit 1"
+    )[0]
+    not_found_name = built_warehouse.query(
+        "select normalized_name from marts.unresolved_names order by impact_rank offset 1 limit 1"
+    )[0][0]
+    built_warehouse.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, match_type, confidence, source) "
+        "values ('customer_name', %s, '123456789', 'exact', 1.0, 'eqc')",
+        (name,),
+    )
+    built_warehouse.query(
+        "update enrichment.enrichment_requests set status = 'not_found', next_attempt_at = now() + interval '30 days' "
+        "where normalized_name = %s and status = 'pending'",
+        (not_found_name,),
+    )
+    built_warehouse.run("build")
+    replacements = built_warehouse.query(
+        "select company_id, affected_rows from temp_id_replacements where temp_id = %s".replace(
+            "temp_id_replacements", "marts.temp_id_replacements"
+        ),
+        (temp_id,),
+    )
+    assert replacements == [("123456789", rows)]
+    assert built_warehouse.query(
+        "select count(*) from marts.annuity_performance where customer_name_normalized = %s and company_id = %s",
+        (name, temp_id),
+    ) == [(0,)]
+    statuses = built_warehouse.query(
+        "select normalized_name, status from enrichment.enrichment_requests where normalized_name in (%s, %s) order by 1, 2",
+        (name, not_found_name),
+    )
+    assert sorted(statuses) == sorted([(name, "cancelled"), (not_found_name, "not_found")])  # not re-queued
