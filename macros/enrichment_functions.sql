@@ -70,6 +70,8 @@ begin
     s := regexp_replace(s, '(\(团托\)|（团托）|-[A-Za-z][A-Za-z0-9]*|-[{{ wdh_digit_class() }}]+|-养老|-福利)$', '');
     -- 8: status markers, longest first, each applied once at the start, the end, bracketed end
     -- String operations, not 129 regular expressions: PostgreSQL caches only 32 compiled ones.
+    -- One cached regular expression tells whether any marker occurs; most names have none.
+    if s ~ {{ wdh_status_marker_pattern() }} then
     foreach marker in array {{ wdh_status_markers_by_length() }} loop
         continue when strpos(s, marker) = 0;
         n := length(marker);
@@ -99,6 +101,7 @@ begin
             s := left(s, length(s) - n - 2);
         end if;
     end loop;
+    end if;
     -- 9: a trailing bracket group goes unless it names a legal form
     trailing_group := substring(s from '[(（][^)）]+[)）]$');
     if trailing_group is not null and not (trailing_group ~ {{ wdh_legal_form_pattern() }}) then

@@ -25,6 +25,8 @@
             name_key,
             {{ normalize_company_name('name_key') }} as normalized
         from (select distinct coalesce({{ column }}, '') as name_key from {{ relation }}) as distinct_names
+        -- offset 0 keeps the planner from pulling the subquery up and normalizing per joined row.
+        offset 0
     ) as names_
         on coalesce(rows_.{{ column }}, '') = names_.name_key
 {%- endmacro %}

@@ -45,7 +45,9 @@ def build_companies(count: int, seed: int = 42) -> list[Company]:
     while len(companies) < count:
         name = rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
         if name in names:
-            name = rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
+            name = (
+                rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
+            )
             if name in names:
                 continue
         names.add(name)

@@ -39,7 +39,10 @@ def dbt(*args: str) -> None:
 
 def run(rows: int, seed: int) -> str:
     server = step("PostgreSQL", ensure_server)
-    print(f"   {'private cluster' if server.private else 'server from PG*'} at {server.host}:{server.port}/{server.database}")
+    print(
+        f"   {'private cluster' if server.private else 'server from PG*'} "
+        f"at {server.host}:{server.port}/{server.database}"
+    )
     salt_from_env()  # warns loudly when the public default salt is in use
     size = step(f"sample data ({rows:,} performance rows, seed {seed})", lambda: sample.generate(rows, seed))
     print(f"   raw.annuity_performance: {size.performance_rows:,} rows, raw.annuity_income: {size.income_rows:,} rows")

@@ -26,7 +26,7 @@ LEGAL_FORM_WORDS: tuple[str, ...] = (
     "特殊普通合伙", "普通合伙", "有限合伙", "有限公司", "个人独资", "全民所有制", "集体所有制",
     "股份合作", "个体工商户",
 )  # fmt: skip
-DECORATIVE_CHARS = "「」『』\""
+DECORATIVE_CHARS = '「」『』"'
 
 _WHITESPACE = re.compile(r"\s+")
 _LEADING_BRACKET_GROUP = re.compile(r"^[(（][^)）]*[)）]")

@@ -17,7 +17,7 @@ import shlex
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg2
@@ -28,6 +28,7 @@ PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 CLUSTER_DIR = PROJECT_DIR / ".pgdata"
 SUPERUSER = "enrich"
 DATABASE = "warehouse"
+SETTINGS_FILE = "company_enrichment.conf"
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",
@@ -36,6 +37,13 @@ SERVER_SETTINGS = {
     "maintenance_work_mem": "'256MB'",
     "max_connections": "100",
     "log_min_messages": "warning",
+    # Warehouse tables are rebuilt from raw data by every build: no WAL for a table created and
+    # filled in one transaction, no replication, fewer checkpoints. Commits stay durable.
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "max_wal_size": "'4GB'",
+    # Many mid-sized queries per build: JIT compilation costs more than it saves here.
+    "jit": "off",
 }
 
 
@@ -80,7 +88,9 @@ def server_binaries() -> Path:
         candidates = [os.environ["PG_BINDIR"]]
     else:
         versions = glob.glob("/usr/lib/postgresql/*/bin")
-        candidates = sorted(versions, key=lambda p: [int(part) for part in p.split("/")[-2].split(".") if part.isdigit()], reverse=True)
+        candidates = sorted(
+            versions, key=lambda p: [int(part) for part in p.split("/")[-2].split(".") if part.isdigit()], reverse=True
+        )
         candidates += ["/usr/local/pgsql/bin", "/usr/bin"]
     for candidate in candidates:
         if (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
@@ -129,7 +139,8 @@ class PrivateCluster:
         if probe.returncode != 0:
             raise SetupError(
                 f"the `postgres` user cannot write {self.directory} (a parent directory is not "
-                "traversable): make the project's parent directories world-executable (chmod o+x), or run as a normal user."
+                "traversable): make the project's parent directories world-executable (chmod o+x), "
+                "or run as a normal user."
             )
 
     # -- state ------------------------------------------------------------------------------
@@ -139,7 +150,9 @@ class PrivateCluster:
     def running(self) -> bool:
         if not self.initialized():
             return False
-        return self._run([str(server_binaries() / "pg_ctl"), "status", "-D", str(self.data)], check=False).returncode == 0
+        return (
+            self._run([str(server_binaries() / "pg_ctl"), "status", "-D", str(self.data)], check=False).returncode == 0
+        )
 
     def port(self) -> int | None:
         try:
@@ -180,22 +193,39 @@ class PrivateCluster:
                 str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                 "--encoding=UTF8", "--locale=C", "--no-instructions",
             ])  # fmt: skip
-            with (self.data / "postgresql.conf").open("a") as conf:
-                conf.write("\n# company-enrichment private cluster\n")
-                conf.writelines(f"{key} = {value}\n" for key, value in SERVER_SETTINGS.items())
         if not self.running():
+            self._write_settings()
             port = self._choose_port()
             result = self._run([
                 str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data),
                 "-l", str(self.log_file), "-o", f"-p {port}",
             ], check=False)  # fmt: skip
             if result.returncode != 0:
-                tail = self.log_file.read_text(errors="replace").strip().splitlines()[-1:] if self.log_file.exists() else []
-                raise SetupError(f"the private PostgreSQL did not start on port {port}: {' '.join(tail) or result.stderr.strip()}")
+                tail = (
+                    self.log_file.read_text(errors="replace").strip().splitlines()[-1:]
+                    if self.log_file.exists()
+                    else []
+                )
+                raise SetupError(
+                    f"the private PostgreSQL did not start on port {port}: {' '.join(tail) or result.stderr.strip()}"
+                )
             self.port_file.write_text(f"{port}\n")
         server = self.server()
         _create_database(server)
         return server
+
+    def _write_settings(self) -> None:
+        """Our settings, rewritten at each start so that clusters made by older versions get them."""
+        conf = self.data / "postgresql.conf"
+        include = f"include_if_exists = '{SETTINGS_FILE}'"
+        if include not in conf.read_text():
+            with conf.open("a") as out:
+                out.write(f"\n# company-enrichment private cluster\n{include}\n")
+        settings = self.data / SETTINGS_FILE
+        settings.write_text("".join(f"{key} = {value}\n" for key, value in SERVER_SETTINGS.items()))
+        if self.as_root:
+            owner = pwd.getpwnam("postgres")
+            os.chown(settings, owner.pw_uid, owner.pw_gid)
 
     def stop(self) -> bool:
         if not self.running():
@@ -206,6 +236,8 @@ class PrivateCluster:
 
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As PostgreSQL does: connections lingering in TIME_WAIT do not make a port busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -233,8 +265,11 @@ def _create_database(server: Server) -> None:
 
 def ensure_server() -> Server:
     """The server to use: the one PG* names (checked), else the private cluster (started)."""
+    cluster = PrivateCluster()
     if external_server_requested():
         check_reachable()
+        if _names_private_cluster(cluster):  # PG* exported by ./run for our own cluster
+            return replace(cluster.server(), database=os.environ.get("PGDATABASE") or DATABASE)
         return Server(
             os.environ.get("PGHOST", ""),
             int(os.environ.get("PGPORT") or 5432),
@@ -242,9 +277,18 @@ def ensure_server() -> Server:
             os.environ.get("PGDATABASE", ""),
             private=False,
         )
-    server = PrivateCluster().start()
+    server = cluster.start()
     os.environ.update(server.env())
     return server
+
+
+def _names_private_cluster(cluster: PrivateCluster) -> bool:
+    return (
+        os.environ.get("PGHOST") == "127.0.0.1"
+        and os.environ.get("PGPORT") == str(cluster.port())
+        and os.environ.get("PGUSER") == SUPERUSER
+        and cluster.running()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,13 @@ def name_variant(rng: random.Random, company: Company) -> str | None:
         return name.replace("（", "(").replace("）", ")") if "（" in name else name + rng.choice(BUSINESS_SUFFIXES)
     if roll < 0.80:  # stray spaces of every kind
         cut = rng.randrange(1, len(name))
-        return rng.choice([" ", "\u3000", "", "\t"]) + name[:cut] + rng.choice([" ", "\u3000", "\u00a0"]) + name[cut:] + " "
+        return (
+            rng.choice([" ", "\u3000", "", "\t"])
+            + name[:cut]
+            + rng.choice([" ", "\u3000", "\u00a0"])
+            + name[cut:]
+            + " "
+        )
     if roll < 0.88:  # full-width letters and digits
         return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" and rng.random() < 0.8 else c for c in name)
     if roll < 0.93:
@@ -149,7 +155,9 @@ def generate(rows: int = DEFAULT_ROWS, seed: int = 42) -> SampleSize:
                 cur.execute(f"drop table if exists raw.{table}")
                 column_defs = ", ".join(f'"{column}" text' for column in columns)
                 cur.execute(f"create table raw.{table} ({column_defs})")
-            _copy(cur, "annuity_performance", PERFORMANCE_COLUMNS, performance_rows(rng, companies, size.performance_rows))
+            _copy(
+                cur, "annuity_performance", PERFORMANCE_COLUMNS, performance_rows(rng, companies, size.performance_rows)
+            )
             _copy(cur, "annuity_income", INCOME_COLUMNS, income_rows(rng, companies, size.income_rows))
             cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
     finally:

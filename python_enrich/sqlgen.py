@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 from python_enrich.normalization import (
     LEGAL_FORM_WORDS,
@@ -84,6 +83,7 @@ def render() -> str:
         _macro("wdh_protected_names", _sql_array(PROTECTED_NAMES)),
         _macro("wdh_placeholders", _sql_array(sorted(PLACEHOLDERS))),
         _macro("wdh_status_markers_by_length", _sql_array(STATUS_MARKERS_BY_LENGTH)),
+        _macro("wdh_status_marker_pattern", _sql_text("|".join(STATUS_MARKERS_BY_LENGTH))),
         _macro("wdh_legal_form_pattern", _sql_text("|".join(LEGAL_FORM_WORDS))),
         "",
     ]

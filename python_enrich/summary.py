@@ -34,7 +34,9 @@ def render(tiers: dict[tuple[str, str], int], state: dict[str, int]) -> str:
         counts = [tiers.get((domain, tier), 0) for domain in DOMAINS]
         if any(counts):
             lines.append(f"  {tier:<20}" + "".join(f"{n:>{w},}" for n, w in zip(counts, (14, 12), strict=True)))
-    lines.append(f"  {'total rows':<20}" + "".join(f"{totals[d]:>{w},}" for d, w in zip(DOMAINS, (14, 12), strict=True)))
+    lines.append(
+        f"  {'total rows':<20}" + "".join(f"{totals[d]:>{w},}" for d, w in zip(DOMAINS, (14, 12), strict=True))
+    )
     all_rows = sum(totals.values()) or 1
     temporary = sum(tiers.get((d, "temporary"), 0) for d in DOMAINS)
     unresolved = temporary + sum(tiers.get((d, "none"), 0) for d in DOMAINS)

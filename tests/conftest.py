@@ -35,7 +35,7 @@ def fresh_database(prefix: str = "wdh_test") -> Iterator[str]:
     name = f"{prefix}_{secrets.token_hex(4)}"
     conn = _admin_connection()
     with conn.cursor() as cur:
-        cur.execute(f'create database "{name}" template template0 encoding \'UTF8\'')
+        cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
     saved = os.environ.get("PGDATABASE")
     os.environ["PGDATABASE"] = name
     try:

@@ -59,8 +59,6 @@ def test_generated_names_agree_in_python_and_sql(built_warehouse: DbtProject) ->
 
 
 def test_macros_fail_at_compile_time_on_bad_arguments(dbt_project: DbtProject, tmp_path) -> None:
-    result = dbt_project.run(
-        "compile", "--inline", "select {{ normalize_company_name('') }}", expect_success=False
-    )
+    result = dbt_project.run("compile", "--inline", "select {{ normalize_company_name('') }}", expect_success=False)
     assert not result.success
     assert "needs a SQL expression" in str(result.exception) + " ".join(dbt_project.messages)

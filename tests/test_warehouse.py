@@ -14,12 +14,18 @@ CACHE_ORDER = ("plan_customer", "customer_name", "former_name", "plan_code")
 
 def expected_resolution(project: DbtProject):
     """A plain-Python oracle of the resolution order, fed from the same overrides and cache."""
-    overrides = {(t, k): c for t, k, c in project.query("select override_type, match_key, company_id from intermediate.int_company_id_overrides")}
+    overrides = {
+        (t, k): c
+        for t, k, c in project.query(
+            "select override_type, match_key, company_id from intermediate.int_company_id_overrides"
+        )
+    }
     collective = {p for (p,) in project.query("select plan_code from intermediate.int_collective_plans")}
     cache = {
         (t, k): (c, float(conf))
         for t, k, c, conf in project.query(
-            "select key_type, lookup_key, company_id, confidence from enrichment.company_name_index where confidence >= 0.6"
+            "select key_type, lookup_key, company_id, confidence from enrichment.company_name_index "
+            "where confidence >= 0.6"
         )
     }
 
@@ -54,10 +60,10 @@ def expected_resolution(project: DbtProject):
 def test_every_row_follows_the_resolution_order(built_warehouse: DbtProject, domain: str) -> None:
     resolve = expected_resolution(built_warehouse)
     rows = built_warehouse.query(
-        f"select plan_code, customer_name, customer_name_normalized, existing_company_id, company_id, "  # noqa: S608
+        f"select plan_code, customer_name, customer_name_normalized, existing_company_id, company_id, "
         f"company_id_source, is_temporary_id from marts.{domain}"
     )
-    assert len(rows) == built_warehouse.query(f"select count(*) from raw.{domain}")[0][0]  # noqa: S608
+    assert len(rows) == built_warehouse.query(f"select count(*) from raw.{domain}")[0][0]
     wrong = []
     for plan, name, normalized, code, company_id, source, is_temporary in rows:
         assert normalized == normalize_company_name(name)
@@ -95,8 +101,12 @@ def test_state_constraints_reject_bad_rows(built_warehouse: DbtProject) -> None:
 
 def _state_snapshot(project: DbtProject) -> dict[str, list[tuple[object, ...]]]:
     return {
-        "cache": project.query("select key_type, lookup_key, company_id, confidence from enrichment.company_name_index order by 1, 2"),
-        "queue": project.query("select normalized_name, status, temp_id, priority from enrichment.enrichment_requests order by 1, 2"),
+        "cache": project.query(
+            "select key_type, lookup_key, company_id, confidence from enrichment.company_name_index order by 1, 2"
+        ),
+        "queue": project.query(
+            "select normalized_name, status, temp_id, priority from enrichment.enrichment_requests order by 1, 2"
+        ),
         "temporary_ids": project.query("select temp_id, normalized_name from enrichment.temporary_ids order by 1"),
     }
 
@@ -108,13 +118,17 @@ def test_rebuild_and_full_refresh_lose_nothing_and_change_nothing(built_warehous
     built_warehouse.run("build", "--full-refresh")
     built_warehouse.run("build")
     assert _state_snapshot(built_warehouse) == before
-    assert built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'")[0][0] == builds_before + 2
+    assert (
+        built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'")[0][0]
+        == builds_before + 2
+    )
 
 
 def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProject) -> None:
     built_warehouse.query(
         "insert into raw.annuity_performance (月度, 计划代码, 客户名称, 公司代码) values "
-        "('2025-01-01', 'PX1', '冲突测试有限公司', '111111111'), ('2025-01-01', 'PX2', '冲突测试有限公司', '222222222'), "
+        "('2025-01-01', 'PX1', '冲突测试有限公司', '111111111'), "
+        "('2025-01-01', 'PX2', '冲突测试有限公司', '222222222'), "
         "('2025-01-01', 'PX3', '手工确认有限公司', '333333333')"
     )
     built_warehouse.query(
@@ -122,10 +136,18 @@ def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProje
         "values ('customer_name', '手工确认有限公司', '444444444', 0.95, 'manual')"
     )
     built_warehouse.run("build")
-    conflicts = dict(built_warehouse.query("select lookup_key, conflict from marts.backflow_conflicts where key_type = 'customer_name'"))
+    conflicts = dict(
+        built_warehouse.query(
+            "select lookup_key, conflict from marts.backflow_conflicts where key_type = 'customer_name'"
+        )
+    )
     assert conflicts["冲突测试有限公司"] == "several_ids_in_data"
     assert conflicts["手工确认有限公司"] == "differs_from_cache"
-    cache = dict(built_warehouse.query("select lookup_key, company_id from enrichment.company_name_index where key_type = 'customer_name'"))
+    cache = dict(
+        built_warehouse.query(
+            "select lookup_key, company_id from enrichment.company_name_index where key_type = 'customer_name'"
+        )
+    )
     assert "冲突测试有限公司" not in cache
     assert cache["手工确认有限公司"] == "444444444"
     # Each row keeps its own code where the name is ambiguous.
@@ -165,7 +187,8 @@ def test_learned_name_replaces_temporary_ids_on_next_build(built_warehouse: DbtP
         (name, temp_id),
     ) == [(0,)]
     statuses = built_warehouse.query(
-        "select normalized_name, status from enrichment.enrichment_requests where normalized_name in (%s, %s) order by 1, 2",
+        "select normalized_name, status from enrichment.enrichment_requests "
+        "where normalized_name in (%s, %s) order by 1, 2",
         (name, not_found_name),
     )
     assert sorted(statuses) == sorted([(name, "cancelled"), (not_found_name, "not_found")])  # not re-queued

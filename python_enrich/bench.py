@@ -1,0 +1,201 @@
+"""Benchmarks that print figures (never part of the test suite).
+
+    python -m python_enrich.bench names [--names N] [--json]       distinct names/s normalized + hashed in PostgreSQL
+    python -m python_enrich.bench warehouse --rows N [--json]      the resolution models on N generated rows
+
+Each runs in a database of its own (dropped afterwards) on the server ./run uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from python_enrich import run_dbt, sample
+from python_enrich.companies import build_companies
+from python_enrich.db import libpq_options_with_salt
+from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
+
+RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    admin = psycopg2.connect(dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
+    saved = os.environ.get("PGDATABASE")
+    os.environ["PGDATABASE"] = name
+    try:
+        yield name
+    finally:
+        os.environ["PGDATABASE"] = saved or "postgres"
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+class ServerMemorySampler:
+    """Peak proportional memory (PSS) of the private cluster's processes, sampled every 50 ms."""
+
+    def __init__(self, server: Server) -> None:
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        pid_file = CLUSTER_DIR / "data" / "postmaster.pid"
+        self.postmaster = int(pid_file.read_text().split()[0]) if server.private and pid_file.exists() else None
+
+    def _server_pids(self) -> list[int]:
+        pids = [self.postmaster] if self.postmaster else []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if self.postmaster and int(fields[1]) == self.postmaster:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            total = 0
+            for pid in self._server_pids():
+                try:
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                except OSError:
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+
+    def __enter__(self) -> ServerMemorySampler:
+        if self.postmaster:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def peak_mb(self) -> float | None:
+        return round(self.peak_bytes / 2**20, 1) if self.postmaster else None
+
+
+def _dbt(*args: str) -> Any:
+    result = run_dbt.invoke([*args, "--quiet"])
+    if not result.success:
+        raise SystemExit(f"error: dbt {' '.join(args)} failed")
+    return result
+
+
+def bench_warehouse(rows: int, server: Server) -> dict[str, Any]:
+    with scratch_database("wdh_bench"):
+        sample.generate(rows, seed=42)
+        _dbt("seed")
+        _dbt("run", "--select", "stg_annuity__performance")  # creates the functions and state once
+        started = time.perf_counter()
+        with ServerMemorySampler(server) as memory:
+            result = _dbt("run")
+        wall = time.perf_counter() - started
+        model_s = sum(
+            r.execution_time for r in result.result.results if r.node.unique_id.startswith(RESOLUTION_MODEL_PREFIXES)
+        )
+        conn = psycopg2.connect()
+        with conn.cursor() as cur:
+            cur.execute(
+                "select count(distinct customer_name_normalized) from ("
+                "select customer_name_normalized from staging.stg_annuity__performance union all "
+                "select customer_name_normalized from staging.stg_annuity__income) as names"
+            )
+            distinct_names = cur.fetchone()[0]
+            cur.execute(
+                "select (select count(*) from marts.annuity_performance) + (select count(*) from marts.annuity_income)"
+            )
+            all_rows = cur.fetchone()[0]
+        conn.close()
+    return {
+        "rows": rows,
+        "rows_all_domains": all_rows,
+        "distinct_names": distinct_names,
+        "model_s": round(model_s, 2),
+        "run_wall_s": round(wall, 2),
+        "rows_per_s": round(rows / model_s) if model_s else None,
+        "server_peak_mb": memory.peak_mb(),
+    }
+
+
+def realistic_names(count: int, seed: int = 1) -> list[str]:
+    """Distinct names as clerks type them (the sample generator's variants)."""
+    rng = random.Random(seed)
+    companies = build_companies(max(100, count // 4), seed)
+    names: set[str] = set()
+    while len(names) < count:
+        variant = sample.name_variant(rng, rng.choice(companies))
+        if variant:
+            names.add(variant)
+    return sorted(names)
+
+
+def bench_names(count: int) -> dict[str, Any]:
+    names = realistic_names(count)
+    with scratch_database("wdh_bench"):
+        sample.generate(10, seed=1)
+        _dbt("run", "--select", "stg_annuity__income")  # creates the functions
+        conn = psycopg2.connect(options=libpq_options_with_salt("", "benchmark-salt"))
+        with conn, conn.cursor() as cur:
+            cur.execute("create temporary table names as select unnest(%s::text[]) as name", (names,))
+            started = time.perf_counter()
+            cur.execute("select count(enrichment.normalize_company_name(name)) from names")
+            normalize_s = time.perf_counter() - started
+            started = time.perf_counter()
+            cur.execute("select count(enrichment.temp_company_id(name)) from names")
+            both_s = time.perf_counter() - started
+        conn.close()
+    return {
+        "names": count,
+        "normalize_s": round(normalize_s, 3),
+        "normalize_names_per_s": round(count / normalize_s),
+        "normalize_and_hash_s": round(both_s, 3),
+        "normalize_and_hash_names_per_s": round(count / both_s),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m python_enrich.bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    names = commands.add_parser("names", help="distinct names per second normalized and hashed in PostgreSQL")
+    names.add_argument("--names", type=int, default=100_000)
+    names.add_argument("--json", action="store_true")
+    warehouse = commands.add_parser("warehouse", help="the resolution models on N generated rows")
+    warehouse.add_argument("--rows", type=int, default=sample.DEFAULT_ROWS)
+    warehouse.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if getattr(args, "rows", 1) < 1 or getattr(args, "names", 1) < 1:
+        parser.error("sizes must be at least 1")
+    server = ensure_server()
+    figures = bench_names(args.names) if args.command == "names" else bench_warehouse(args.rows, server)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>32}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Copy the old warehouse's cache into ours, re-keyed with our normalizer.
+
+    python -m python_enrich.cache import [--schema enterprise] [--table enrichment_index] [--dry-run]
+
+Reads lookup_key, lookup_type (plan_code / customer_name / plan_customer / former_name), company_id,
+confidence and source from the old table on the same server, normalizes every name part of the key,
+and upserts into enrichment.company_name_index without ever replacing a more confident entry.
+Reports what it imported and what it skipped, and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extras import execute_values
+
+from python_enrich.db import connect
+from python_enrich.normalization import normalize_company_name
+
+STATE_SCHEMA = "enrichment"
+NAME_TYPES = ("customer_name", "former_name")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key_type: str
+    lookup_key: str
+    company_id: str
+    confidence: Decimal
+    match_type: str
+
+
+def rekey(lookup_type: str, lookup_key: Any) -> tuple[str, str] | str:
+    """(key_type, our lookup key), or the reason the old key cannot be used."""
+    if not isinstance(lookup_key, str) or not lookup_key.strip():
+        return "empty lookup_key"
+    if lookup_type == "plan_code":
+        return "plan_code", lookup_key.strip().upper()
+    if lookup_type in NAME_TYPES:
+        normalized = normalize_company_name(lookup_key)
+        return (lookup_type, normalized) if normalized else "name normalizes to empty"
+    if lookup_type == "plan_customer":
+        plan, separator, name = lookup_key.partition("|")
+        normalized = normalize_company_name(name)
+        if not separator or not plan.strip() or not normalized:
+            return "plan_customer key is not PLAN|NAME"
+        return "plan_customer", f"{plan.strip().upper()}|{normalized}"
+    return f"unknown lookup_type {lookup_type!r}"
+
+
+def convert(rows: list[tuple[Any, ...]]) -> tuple[list[CacheEntry], Counter[str]]:
+    """Old rows → our entries (one per key, the most confident), plus skip reasons."""
+    skipped: Counter[str] = Counter()
+    best: dict[tuple[str, str], CacheEntry] = {}
+    tied: set[tuple[str, str]] = set()
+    for lookup_key, lookup_type, company_id, confidence, source in rows:
+        key = rekey(str(lookup_type or ""), lookup_key)
+        if isinstance(key, str):
+            skipped[key] += 1
+            continue
+        company = str(company_id or "").strip()
+        if not re.fullmatch(r"[0-9]+", company):
+            skipped["company_id is not a real id (digits)"] += 1
+            continue
+        try:
+            level = Decimal(str(confidence if confidence is not None else "1"))
+        except InvalidOperation:
+            skipped["confidence is not a number"] += 1
+            continue
+        if not Decimal(0) <= level <= Decimal(1):
+            skipped["confidence outside 0..1"] += 1
+            continue
+        entry = CacheEntry(key[0], key[1], company, level, f"legacy:{source or 'unknown'}"[:60])
+        current = best.get(key)
+        if current is None or entry.confidence > current.confidence:
+            best[key] = entry
+            tied.discard(key)
+        elif entry.confidence == current.confidence and entry.company_id != current.company_id:
+            tied.add(key)
+        else:
+            skipped["duplicate after re-keying (a more confident entry kept)"] += 1
+    for key in tied:
+        del best[key]
+        skipped["keys that re-key alike with different ids (left out)"] += 1
+    return list(best.values()), skipped
+
+
+UPSERT = """
+insert into {schema}.company_name_index as cache
+    (key_type, lookup_key, company_id, match_type, confidence, source)
+values %s
+on conflict (key_type, lookup_key) do update
+set company_id = excluded.company_id, match_type = excluded.match_type,
+    confidence = excluded.confidence, source = excluded.source, updated_at = now()
+where excluded.confidence > cache.confidence
+returning (xmax = 0) as inserted
+"""
+
+
+def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, Any]:
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "select to_regclass(%s), to_regclass(%s)", (f"{schema}.{table}", f"{STATE_SCHEMA}.company_name_index")
+            )
+            old_table, our_table = cur.fetchone()
+            if old_table is None:
+                raise LookupError(f"table {schema}.{table} not found in database {conn.info.dbname}")
+            if our_table is None:
+                raise LookupError("the enrichment state does not exist yet: run dbt build (./run dbt build) first")
+            cur.execute(
+                sql.SQL("select lookup_key, lookup_type, company_id, confidence, source from {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+            rows = cur.fetchall()
+            entries, skipped = convert(rows)
+            inserted = updated = 0
+            if entries and not dry_run:
+                results = execute_values(
+                    cur,
+                    sql.SQL(UPSERT).format(schema=sql.Identifier(STATE_SCHEMA)).as_string(cur),
+                    [
+                        (e.key_type, e.lookup_key, e.company_id, e.match_type, e.confidence, "legacy_import")
+                        for e in entries
+                    ],
+                    fetch=True,
+                )
+                inserted = sum(1 for (is_new,) in results if is_new)
+                updated = len(results) - inserted
+            summary = {
+                "read": len(rows),
+                "usable": len(entries),
+                "inserted": inserted,
+                "updated": updated,
+                "kept_existing": 0 if dry_run else len(entries) - inserted - updated,
+                "skipped": dict(skipped),
+                "dry_run": dry_run,
+            }
+            if not dry_run:
+                cur.execute(
+                    sql.SQL(
+                        "insert into {}.run_log (run_kind, finished_at, status, details) "
+                        "values ('import', now(), 'success', %s)"
+                    ).format(sql.Identifier(STATE_SCHEMA)),
+                    (json.dumps(summary, ensure_ascii=False),),
+                )
+            if dry_run:
+                conn.rollback()
+            return summary
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m python_enrich.cache", description=__doc__.splitlines()[1].strip())
+    commands = parser.add_subparsers(dest="command", required=True)
+    importer = commands.add_parser("import", help="copy the old enrichment_index into company_name_index")
+    importer.add_argument("--schema", default="enterprise", help="schema of the old table (default enterprise)")
+    importer.add_argument("--table", default="enrichment_index", help="old table name (default enrichment_index)")
+    importer.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    importer.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = import_cache(args.schema, args.table, args.dry_run)
+    except (LookupError, psycopg2.Error) as error:
+        print(f"error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    verb = "would import" if args.dry_run else "imported"
+    print(
+        f"read {report['read']} old entries; {verb} {report['usable']} "
+        f"({report['inserted']} new, {report['updated']} replaced less confident ones, "
+        f"{report['kept_existing']} kept the existing more confident entry)"
+    )
+    for reason, count in sorted(report["skipped"].items(), key=lambda item: -item[1]):
+        print(f"  skipped {count}: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
