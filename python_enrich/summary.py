@@ -13,7 +13,7 @@ DOMAINS = ("annuity_performance", "annuity_income")
 
 
 def fetch_tier_counts(cur: Any) -> dict[tuple[str, str], int]:
-    cur.execute("select domain, company_id_source, row_count from marts.resolution_statistics")
+    cur.execute("select domain_name, company_id_source, row_count from marts.resolution_statistics")
     return {(domain, tier): int(rows) for domain, tier, rows in cur.fetchall()}
 
 

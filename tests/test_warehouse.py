@@ -138,7 +138,7 @@ def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProje
     built_warehouse.run("build")
     conflicts = dict(
         built_warehouse.query(
-            "select lookup_key, conflict from marts.backflow_conflicts where key_type = 'customer_name'"
+            "select lookup_key, conflict_kind from marts.backflow_conflicts where key_type = 'customer_name'"
         )
     )
     assert conflicts["冲突测试有限公司"] == "several_ids_in_data"

@@ -23,13 +23,19 @@ cache as (
 
 pairs as (
 
-    select plan_code, customer_name_normalized, existing_company_id
+    select
+        plan_code,
+        customer_name_normalized,
+        existing_company_id
     from performance
     where existing_company_id is not null and customer_name_normalized <> ''
 
     union all
 
-    select plan_code, customer_name_normalized, existing_company_id
+    select
+        plan_code,
+        customer_name_normalized,
+        existing_company_id
     from income
     where existing_company_id is not null and customer_name_normalized <> ''
 
@@ -85,7 +91,7 @@ final as (
         case
             when by_key.distinct_company_ids > 1 then 'several_ids_in_data'
             when cache.company_id <> by_key.company_id then 'differs_from_cache'
-        end as conflict
+        end as conflict_kind
 
     from by_key
 

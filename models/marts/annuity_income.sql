@@ -16,7 +16,14 @@ company_keys as (
 final as (
 
     select
-        rows_.*,
+        rows_.report_month,
+        rows_.plan_code,
+        rows_.customer_name,
+        rows_.company_code_raw,
+        rows_.existing_company_id,
+        rows_.income_amount,
+        rows_.business_type,
+        rows_.customer_name_normalized,
         company_keys.company_id,
         company_keys.company_id_source,
         company_keys.company_id_confidence,

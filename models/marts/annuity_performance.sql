@@ -16,7 +16,20 @@ company_keys as (
 final as (
 
     select
-        rows_.*,
+        rows_.report_month,
+        rows_.plan_code,
+        rows_.plan_type,
+        rows_.customer_name,
+        rows_.annuity_account_name,
+        rows_.annuity_account_number,
+        rows_.group_customer_number,
+        rows_.company_code_raw,
+        rows_.existing_company_id,
+        rows_.starting_assets,
+        rows_.ending_assets,
+        rows_.contribution,
+        rows_.business_type,
+        rows_.customer_name_normalized,
         company_keys.company_id,
         company_keys.company_id_source,
         company_keys.company_id_confidence,

@@ -13,14 +13,14 @@ final as (
     select
         key_type,
         lookup_key,
-        conflict,
+        conflict_kind,
         company_ids,
         cached_company_id,
         row_count
 
     from backflow
 
-    where conflict is not null
+    where conflict_kind is not null
 
 )
 

@@ -16,16 +16,22 @@ income as (
 
 keys as (
 
-    select 'annuity_performance' as domain, * from performance
+    select
+        *,
+        'annuity_performance' as domain_name
+    from performance
     union all
-    select 'annuity_income' as domain, * from income
+    select
+        *,
+        'annuity_income' as domain_name
+    from income
 
 ),
 
 final as (
 
     select
-        domain,
+        domain_name,
         company_id_source,
         sum(row_count) as row_count,
         count(distinct normalized_name) as distinct_names,

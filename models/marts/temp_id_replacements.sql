@@ -23,17 +23,29 @@ income as (
 
 resolved_keys as (
 
-    select 'annuity_performance' as domain, * from performance where company_id ~ '^[0-9]+$'
+    select
+        *,
+        'annuity_performance' as domain_name
+    from performance
+    where company_id ~ '^[0-9]+$'
     union all
-    select 'annuity_income' as domain, * from income where company_id ~ '^[0-9]+$'
+    select
+        *,
+        'annuity_income' as domain_name
+    from income
+    where company_id ~ '^[0-9]+$'
 
 ),
 
 still_temporary as (
 
-    select normalized_name from performance where is_temporary_id
+    select normalized_name
+    from performance
+    where is_temporary_id
     union
-    select normalized_name from income where is_temporary_id
+    select normalized_name
+    from income
+    where is_temporary_id
 
 ),
 

@@ -16,9 +16,17 @@ income as (
 
 temporary_keys as (
 
-    select 'annuity_performance' as domain, * from performance where is_temporary_id
+    select
+        *,
+        'annuity_performance' as domain_name
+    from performance
+    where is_temporary_id
     union all
-    select 'annuity_income' as domain, * from income where is_temporary_id
+    select
+        *,
+        'annuity_income' as domain_name
+    from income
+    where is_temporary_id
 
 ),
 
@@ -29,8 +37,8 @@ by_name as (
         min(company_id) as temporary_id,
         min(raw_name_example) as raw_name_example,
         sum(row_count) as row_count,
-        sum(row_count) filter (where domain = 'annuity_performance') as performance_rows,
-        sum(row_count) filter (where domain = 'annuity_income') as income_rows,
+        sum(row_count) filter (where domain_name = 'annuity_performance') as performance_rows,
+        sum(row_count) filter (where domain_name = 'annuity_income') as income_rows,
         sum(asset_volume) as asset_volume
 
     from temporary_keys
@@ -46,9 +54,9 @@ final as (
         temporary_id,
         raw_name_example,
         row_count,
+        asset_volume,
         coalesce(performance_rows, 0) as performance_rows,
         coalesce(income_rows, 0) as income_rows,
-        asset_volume,
         -- Queue priority: affected rows, plus one per million of assets.
         row_count + asset_volume / 1000000 as priority,
         rank() over (order by row_count desc, asset_volume desc) as impact_rank
