@@ -72,6 +72,29 @@ create table if not exists " ~ s ~ ".run_log (
     details jsonb not null default '{}'::jsonb
 );
 "},
+    {'version': 2, 'description': 'drain: shared rate limit, raw responses, needs_review status', 'sql': "
+-- Every EQC call any drain makes, stamped by the database clock: the rate limit across processes.
+create table if not exists " ~ s ~ ".eqc_calls (
+    call_id bigint generated always as identity primary key,
+    called_at timestamptz not null default clock_timestamp(),
+    run_id bigint
+);
+create index if not exists eqc_calls_called_at on " ~ s ~ ".eqc_calls (called_at);
+
+create table if not exists " ~ s ~ ".eqc_responses (
+    company_id text not null,
+    endpoint text not null check (endpoint in ('search', 'findDepart', 'findLabels')),
+    request_key text not null,
+    body jsonb not null,
+    fetched_at timestamptz not null default now(),
+    primary key (endpoint, request_key)
+);
+
+alter table " ~ s ~ ".enrichment_requests drop constraint if exists enrichment_requests_status_check;
+alter table " ~ s ~ ".enrichment_requests add constraint enrichment_requests_status_check
+    check (status in ('pending', 'in_progress', 'done', 'not_found', 'needs_review', 'failed', 'cancelled'));
+alter table " ~ s ~ ".enrichment_requests add column if not exists review_candidate jsonb;
+"},
   ]) -}}
 {% endmacro %}
 
@@ -104,4 +127,12 @@ begin
 end
 $migration$;
 {% endfor %}
+{% endmacro %}
+
+{# `dbt run-operation setup_enrichment_state`: create or migrate the state and functions alone,
+   without building any model (what every dbt build's on-run-start does first). #}
+{% macro setup_enrichment_state() %}
+  {% do run_query(create_enrichment_functions()) %}
+  {% do run_query(create_enrichment_state()) %}
+  {{ log("enrichment state and functions are up to date in schema " ~ enrichment_schema(), info=true) }}
 {% endmacro %}

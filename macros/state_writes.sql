@@ -34,7 +34,10 @@ from {{ relation }} as unresolved
 where not exists (
     select 1 from {{ s }}.enrichment_requests as earlier
     where earlier.normalized_name = unresolved.normalized_name
-        and (earlier.status = 'done' or (earlier.status in ('not_found', 'failed') and earlier.next_attempt_at > now()))
+        and (
+            earlier.status in ('done', 'needs_review')
+            or (earlier.status in ('not_found', 'failed') and earlier.next_attempt_at > now())
+        )
 )
 on conflict (normalized_name) where status in ('pending', 'in_progress') do update
 set priority = excluded.priority, row_count = excluded.row_count, asset_volume = excluded.asset_volume,

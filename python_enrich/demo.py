@@ -1,7 +1,8 @@
-"""The main job, end to end on embedded defaults: python -m python_enrich.demo [--rows N]
+"""The main job, end to end on embedded defaults: python -m python_enrich.demo [--rows N] [--budget N]
 
 Uses the PostgreSQL the PG* variables name, or starts the private cluster; generates sample data;
-runs dbt seed and dbt build; prints a summary of how every row was resolved.
+runs dbt seed and dbt build; starts the EQC sandbox and drains the queue through it; builds again
+so that learned names replace their temporary ids; prints a summary of how every row was resolved.
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from typing import Any
 
 from python_enrich import run_dbt, sample, summary
 from python_enrich.db import cursor
+from python_enrich.drain import Drain, DrainOptions
 from python_enrich.pgcluster import SetupError, ensure_server
+from python_enrich.sandbox import SandboxConfig, SandboxServer
 from python_enrich.temp_id import salt_from_env
+
+# The sandbox stands in for EQC with real latency and a rate limit, fast enough for a demo.
+DEMO_RATE_LIMIT = (600, 60.0)
+DEMO_LATENCY_MS = {"*": (50, 300)}
 
 
 class StepFailed(RuntimeError):
@@ -37,7 +44,26 @@ def dbt(*args: str) -> None:
         raise StepFailed(f"dbt {' '.join(args)} failed (its errors are above)")
 
 
-def run(rows: int, seed: int) -> str:
+def drain_through_sandbox(rows: int, seed: int, budget: int) -> str:
+    config = SandboxConfig(
+        companies=sample.sample_size(rows).companies, seed=seed, latency_ms=DEMO_LATENCY_MS, rate_limit=DEMO_RATE_LIMIT
+    )
+    with SandboxServer(config) as sandbox:
+        # In real use the token comes from `python -m python_enrich.auth --capture --save`.
+        options = DrainOptions(
+            budget=budget, concurrency=4, rate_limit=DEMO_RATE_LIMIT, base_url=sandbox.url, progress="none"
+        )
+        stats = Drain(options, sandbox.issue_token()).run()
+    if stats.stopped_because:
+        raise StepFailed(f"the drain stopped: {stats.stopped_because}")
+    return (
+        f"   {stats.lookups} lookups ({stats.calls} calls) at up to {DEMO_RATE_LIMIT[0]} calls/min: "
+        f"found {stats.found}, not found {stats.not_found}, for review {stats.needs_review}, "
+        f"errors {stats.retried_later + stats.failed}"
+    )
+
+
+def run(rows: int, seed: int, budget: int) -> str:
     server = step("PostgreSQL", ensure_server)
     print(
         f"   {'private cluster' if server.private else 'server from PG*'} "
@@ -48,6 +74,13 @@ def run(rows: int, seed: int) -> str:
     print(f"   raw.annuity_performance: {size.performance_rows:,} rows, raw.annuity_income: {size.income_rows:,} rows")
     step("dbt seed (override mappings)", lambda: dbt("seed"))
     step("dbt build (resolution, backflow, queue, reports, tests)", lambda: dbt("build"))
+    print(
+        step(
+            f"drain: look up to {budget} queued names in the EQC sandbox",
+            lambda: drain_through_sandbox(rows, seed, budget),
+        )
+    )
+    step("dbt build again (learned names replace their temporary ids)", lambda: dbt("build"))
     with cursor() as cur:
         return summary.render(summary.fetch_tier_counts(cur), summary.fetch_state_counts(cur))
 
@@ -56,12 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=sample.DEFAULT_ROWS, help="performance rows to generate")
     parser.add_argument("--seed", type=int, default=42, help="sample data seed")
+    parser.add_argument("--budget", type=int, default=100, help="EQC sandbox lookups for the drain (default 100)")
     args = parser.parse_args(argv)
-    if args.rows < 1:
-        parser.error("--rows must be at least 1")
+    if args.rows < 1 or args.budget < 0:
+        parser.error("--rows must be at least 1 and --budget at least 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        report = run(args.rows, args.seed)
+        report = run(args.rows, args.seed, args.budget)
     except (SetupError, StepFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

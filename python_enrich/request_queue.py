@@ -1,0 +1,166 @@
+"""The lookup queue (enrichment.enrichment_requests) and the shared rate limit, in PostgreSQL.
+
+Every state change is one short transaction, guarded by the lease owner, so a drain killed at any
+point leaves requests that the next drain reclaims once their lease expires, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2.extensions import connection as Connection
+
+SCHEMA = "enrichment"
+# The partial unique index and the dbt models use these statuses; see macros/enrichment_state.sql.
+ACTIVE_STATUSES = ("pending", "in_progress")
+
+
+@dataclass(frozen=True)
+class Claim:
+    request_id: int
+    normalized_name: str
+    raw_name_example: str | None
+    attempts: int
+
+
+CLAIM_SQL = f"""
+with due as (
+    select request_id
+    from {SCHEMA}.enrichment_requests
+    where (status = 'pending' and next_attempt_at <= now())
+       or (status = 'in_progress' and lease_expires_at < now())
+    order by priority desc, request_id
+    limit %(limit)s
+    for update skip locked
+)
+update {SCHEMA}.enrichment_requests as request
+set status = 'in_progress', attempts = request.attempts + 1, lease_owner = %(owner)s,
+    lease_expires_at = now() + %(lease_s)s * interval '1 second', updated_at = now()
+from due
+where request.request_id = due.request_id
+returning request.request_id, request.normalized_name, request.raw_name_example, request.attempts
+"""  # noqa: S608 - the schema is our constant
+
+UPSERT_CACHE_SQL = f"""
+insert into {SCHEMA}.company_name_index as cache
+    (key_type, lookup_key, company_id, official_name, credit_code, match_type, confidence, source)
+values (%s, %s, %s, %s, %s, %s, %s, 'eqc')
+on conflict (key_type, lookup_key) do update
+set company_id = excluded.company_id, official_name = excluded.official_name,
+    credit_code = excluded.credit_code, match_type = excluded.match_type,
+    confidence = excluded.confidence, source = excluded.source, updated_at = now()
+where excluded.confidence > cache.confidence
+"""  # noqa: S608
+
+
+class RequestQueue:
+    """Claims and outcomes for one worker's connection."""
+
+    def __init__(self, conn: Connection, owner: str, lease_s: float) -> None:
+        self.conn = conn
+        self.owner = owner
+        self.lease_s = lease_s
+
+    def claim(self, limit: int) -> list[Claim]:
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(CLAIM_SQL, {"limit": limit, "owner": self.owner, "lease_s": self.lease_s})
+            return [Claim(*row) for row in cur.fetchall()]
+
+    def _finish(self, cur: Any, claim: Claim, status: str, **fields: Any) -> bool:
+        assignments = ", ".join(f"{name} = %({name})s" for name in fields)
+        cur.execute(
+            f"update {SCHEMA}.enrichment_requests set status = %(status)s, lease_owner = null, "  # noqa: S608
+            f"lease_expires_at = null, updated_at = now(){', ' + assignments if assignments else ''} "
+            "where request_id = %(request_id)s and lease_owner = %(owner)s and status = 'in_progress'",
+            {"status": status, "request_id": claim.request_id, "owner": self.owner, **fields},
+        )
+        return cur.rowcount == 1
+
+    def found(
+        self, claim: Claim, company_id: str, entries: list[tuple[Any, ...]], responses: list[tuple[Any, ...]]
+    ) -> bool:
+        """Cache entries and the request's completion in one transaction: both or neither."""
+        with self.conn, self.conn.cursor() as cur:
+            for entry in entries:
+                cur.execute(UPSERT_CACHE_SQL, entry)
+            for company, endpoint, key, body in responses:
+                cur.execute(
+                    f"insert into {SCHEMA}.eqc_responses (company_id, endpoint, request_key, body) "  # noqa: S608
+                    "values (%s, %s, %s, %s) on conflict (endpoint, request_key) do update "
+                    "set body = excluded.body, company_id = excluded.company_id, fetched_at = now()",
+                    (company, endpoint, key, json.dumps(body, ensure_ascii=False)),
+                )
+            return self._finish(cur, claim, "done", resolved_company_id=company_id, last_error=None)
+
+    def needs_review(self, claim: Claim, candidate: dict[str, Any]) -> bool:
+        with self.conn, self.conn.cursor() as cur:
+            return self._finish(cur, claim, "needs_review", review_candidate=json.dumps(candidate, ensure_ascii=False))
+
+    def not_found(self, claim: Claim, retry_after_days: float) -> bool:
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute("select now() + %s * interval '1 day'", (retry_after_days,))
+            return self._finish(cur, claim, "not_found", next_attempt_at=cur.fetchone()[0], last_error=None)
+
+    def retry_later(self, claim: Claim, delay_s: float, error: str, max_attempts: int) -> str:
+        """Give the request back for later, or fail it after its last attempt; returns the status."""
+        status = "failed" if claim.attempts >= max_attempts else "pending"
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute("select now() + %s * interval '1 second'", (delay_s,))
+            self._finish(cur, claim, status, next_attempt_at=cur.fetchone()[0], last_error=error[:500])
+        return status
+
+    def release(self, claims: list[Claim]) -> None:
+        """Hand claims back untouched (the attempt did not happen): used when the token dies."""
+        if not claims:
+            return
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(
+                f"update {SCHEMA}.enrichment_requests set status = 'pending', attempts = greatest(attempts - 1, 0), "  # noqa: S608
+                "lease_owner = null, lease_expires_at = null, updated_at = now() "
+                "where request_id = any(%s) and lease_owner = %s and status = 'in_progress'",
+                ([c.request_id for c in claims], self.owner),
+            )
+
+
+class SharedRateLimit:
+    """At most `limit` EQC calls per `window_s` seconds across every drain on this database.
+
+    Each call takes a slot under a transaction-level advisory lock, stamped with the database's
+    clock, so processes on different machines agree.  A small margin keeps us under the server's
+    own sliding window despite network jitter.
+    """
+
+    LOCK_KEY = 0x45514301  # "EQC" + 1
+
+    def __init__(
+        self, conn: Connection, limit: int, window_s: float, run_id: int | None, margin_s: float = 0.15
+    ) -> None:
+        self.conn = conn
+        self.limit = limit
+        self.window_s = window_s + margin_s
+        self.run_id = run_id
+
+    def acquire(self, should_stop: Any = lambda: False) -> bool:
+        """Block until a slot is ours; False if should_stop() turned true while waiting."""
+        while not should_stop():
+            with self.conn, self.conn.cursor() as cur:
+                cur.execute("select pg_advisory_xact_lock(%s)", (self.LOCK_KEY,))
+                cur.execute(
+                    f"select count(*), min(called_at), clock_timestamp() from {SCHEMA}.eqc_calls "  # noqa: S608
+                    "where called_at > clock_timestamp() - %s * interval '1 second'",
+                    (self.window_s,),
+                )
+                count, oldest, now = cur.fetchone()
+                if count < self.limit:
+                    cur.execute(f"insert into {SCHEMA}.eqc_calls (run_id) values (%s)", (self.run_id,))  # noqa: S608
+                    if count == 0:  # keep the table small
+                        cur.execute(
+                            f"delete from {SCHEMA}.eqc_calls where called_at < clock_timestamp() - interval '1 day'"  # noqa: S608
+                        )
+                    return True
+                wait = (oldest - now).total_seconds() + self.window_s
+            time.sleep(min(max(wait, 0.01), 1.0))
+        return False
