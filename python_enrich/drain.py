@@ -450,8 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     options = DrainOptions(
         budget=args.budget, concurrency=args.concurrency, rate_limit=args.rate_limit, details=args.details,
         dry_run=args.dry_run, lease_s=args.lease, timeout_s=args.timeout, retries=args.retries,
-        max_attempts=args.max_attempts, retry_delay_s=args.retry_delay, not_found_retry_days=args.not_found_retry_days, confidence=args.confidence,
-        cache_threshold=args.cache_threshold, base_url=base_url_from_env(), progress="none" if args.json else args.progress,
+        max_attempts=args.max_attempts, retry_delay_s=args.retry_delay, not_found_retry_days=args.not_found_retry_days,
+        confidence=args.confidence, cache_threshold=args.cache_threshold, base_url=base_url_from_env(),
+        progress="none" if args.json else args.progress,
     )  # fmt: skip
     drain = Drain(options, read_token(args.env_file))
     try:

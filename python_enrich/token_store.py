@@ -11,7 +11,7 @@ from pathlib import Path
 
 from python_enrich.paths import PROJECT_DIR
 
-TOKEN_ENV_VAR = "WDH_EQC_TOKEN"
+TOKEN_ENV_VAR = "WDH_EQC_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENV_FILE_ENV_VAR = "WDH_ENV_FILE"
 _ASSIGNMENT = re.compile(rf"^\s*(?:export\s+)?{TOKEN_ENV_VAR}\s*=")
 

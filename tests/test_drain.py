@@ -37,7 +37,8 @@ def state(dbt_project: DbtProject) -> DbtProject:
 def enqueue(project: DbtProject, names: list[str]) -> None:
     for priority, name in enumerate(reversed(names)):
         project.query(
-            "insert into enrichment.enrichment_requests (normalized_name, raw_name_example, priority) values (%s, %s, %s)",
+            "insert into enrichment.enrichment_requests (normalized_name, raw_name_example, priority) "
+            "values (%s, %s, %s)",
             (name, name, priority),
         )
 
@@ -138,7 +139,8 @@ def test_outcomes_found_not_found_review(state: DbtProject, monkeypatch: pytest.
     assert {n: cache[n] for n in exact} == {n: ids[n] for n in exact}  # same key as the warehouse uses
     assert renamed[0] not in cache
     retry = state.query(
-        "select next_attempt_at > now() + interval '29 days' from enrichment.enrichment_requests where normalized_name = %s",
+        "select next_attempt_at > now() + interval '29 days' from enrichment.enrichment_requests "
+        "where normalized_name = %s",
         (absent[0],),
     )
     assert retry == [(True,)]
