@@ -2,6 +2,8 @@
 
     python -m python_enrich.bench names [--names N] [--json]       distinct names/s normalized + hashed in PostgreSQL
     python -m python_enrich.bench warehouse --rows N [--json]      the resolution models on N generated rows
+    python -m python_enrich.bench drain --names N --rate-limit R/W --latency-ms A..B --concurrency C [--json]
+                                                                   the drain against a sandbox it starts
 
 Each runs in a database of its own (dropped afterwards) on the server ./run uses.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import secrets
@@ -26,7 +29,10 @@ import psycopg2
 from python_enrich import run_dbt, sample
 from python_enrich.companies import build_companies
 from python_enrich.db import libpq_options_with_salt
+from python_enrich.drain import Drain, DrainOptions, parse_rate_limit
+from python_enrich.normalization import normalize_company_name
 from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
+from python_enrich.sandbox import SandboxConfig, SandboxServer, _range
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 
@@ -175,6 +181,52 @@ def bench_names(count: int) -> dict[str, Any]:
     }
 
 
+def bench_drain(
+    names: int, rate_limit: tuple[int, float], latency_ms: tuple[int, int], concurrency: int
+) -> dict[str, Any]:
+    companies = build_companies(max(names * 2, 100), seed=42)
+    queued = list(dict.fromkeys(normalize_company_name(c.name) for c in companies))[:names]
+    config = SandboxConfig(companies=len(companies), seed=42, latency_ms={"search": latency_ms}, rate_limit=rate_limit)
+    with scratch_database("wdh_bench"):
+        _dbt("run-operation", "setup_enrichment_state")
+        conn = psycopg2.connect()
+        with conn, conn.cursor() as cur:
+            cur.executemany(
+                "insert into enrichment.enrichment_requests (normalized_name, raw_name_example) values (%s, %s)",
+                [(name, name) for name in queued],
+            )
+        conn.close()
+        with SandboxServer(config) as sandbox:
+            options = DrainOptions(
+                budget=names, concurrency=concurrency, rate_limit=rate_limit, base_url=sandbox.url, progress="log"
+            )
+            started = time.perf_counter()
+            stats = Drain(options, sandbox.issue_token()).run()
+            wall = time.perf_counter() - started
+            counts = sandbox.stats()["counts"]
+    search_calls = sum(counts.get("search", {}).values())
+    all_calls = sum(sum(by_status.values()) for by_status in counts.values())
+    limit, window = rate_limit
+    # With a sliding window, the k-th call can start no earlier than floor((k-1)/R) windows in,
+    # and the last one still takes the minimum latency.
+    lower_bound = ((all_calls - 1) // limit) * window + latency_ms[0] / 1000
+    return {
+        "names": names,
+        "calls": search_calls,
+        "check_calls": sum(counts.get("searchAll", {}).values()),
+        "wall_s": round(wall, 2),
+        "lower_bound_s": round(lower_bound, 2),
+        "efficiency": round(lower_bound / wall, 3),
+        "calls_per_name": round(search_calls / names, 3),
+        "found": stats.found,
+        "not_found": stats.not_found,
+        "errors": stats.retried_later + stats.failed,
+        "rate_limit": f"{limit}/{window:g}",
+        "latency_ms": f"{latency_ms[0]}..{latency_ms[1]}",
+        "concurrency": concurrency,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -184,11 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = commands.add_parser("warehouse", help="the resolution models on N generated rows")
     warehouse.add_argument("--rows", type=int, default=sample.DEFAULT_ROWS)
     warehouse.add_argument("--json", action="store_true")
+    drain_bench = commands.add_parser("drain", help="the drain against a sandbox with latency and a rate limit")
+    drain_bench.add_argument("--names", type=int, default=600)
+    drain_bench.add_argument("--rate-limit", type=parse_rate_limit, default=(60, 60.0))
+    drain_bench.add_argument("--latency-ms", type=_range, default=(500, 2000))
+    drain_bench.add_argument("--concurrency", type=int, default=4)
+    drain_bench.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if getattr(args, "rows", 1) < 1 or getattr(args, "names", 1) < 1:
         parser.error("sizes must be at least 1")
     server = ensure_server()
-    figures = bench_names(args.names) if args.command == "names" else bench_warehouse(args.rows, server)
+    if args.command == "names":
+        figures = bench_names(args.names)
+    elif args.command == "warehouse":
+        figures = bench_warehouse(args.rows, server)
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+        figures = bench_drain(args.names, args.rate_limit, args.latency_ms, args.concurrency)
     if args.json:
         print(json.dumps(figures))
     else:
