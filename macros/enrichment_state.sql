@@ -95,6 +95,11 @@ alter table " ~ s ~ ".enrichment_requests add constraint enrichment_requests_sta
     check (status in ('pending', 'in_progress', 'done', 'not_found', 'needs_review', 'failed', 'cancelled'));
 alter table " ~ s ~ ".enrichment_requests add column if not exists review_candidate jsonb;
 "},
+    {'version': 3, 'description': 'run log: reports', 'sql': "
+alter table " ~ s ~ ".run_log drop constraint if exists run_log_run_kind_check;
+alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
+    check (run_kind in ('build', 'drain', 'import', 'report'));
+"},
   ]) -}}
 {% endmacro %}
 

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from python_enrich import run_dbt, sample, summary
+from python_enrich import report, run_dbt, sample, summary
 from python_enrich.db import cursor
 from python_enrich.drain import Drain, DrainOptions
+from python_enrich.paths import PROJECT_DIR
 from python_enrich.pgcluster import SetupError, ensure_server
 from python_enrich.sandbox import SandboxConfig, SandboxServer
 from python_enrich.temp_id import salt_from_env
@@ -24,6 +25,7 @@ from python_enrich.temp_id import salt_from_env
 # The sandbox stands in for EQC with real latency and a rate limit, fast enough for a demo.
 DEMO_RATE_LIMIT = (600, 60.0)
 DEMO_LATENCY_MS = {"*": (50, 300)}
+REPORT_FILE = PROJECT_DIR / "report.html"
 
 
 class StepFailed(RuntimeError):
@@ -82,7 +84,9 @@ def run(rows: int, seed: int, budget: int) -> str:
     )
     step("dbt build again (learned names replace their temporary ids)", lambda: dbt("build"))
     with cursor() as cur:
-        return summary.render(summary.fetch_tier_counts(cur), summary.fetch_state_counts(cur))
+        text = summary.render(summary.fetch_tier_counts(cur), summary.fetch_state_counts(cur))
+    step(f"report ({REPORT_FILE.name})", lambda: report.write_report(REPORT_FILE))
+    return f"{text}\nreport: {REPORT_FILE}"
 
 
 def main(argv: list[str] | None = None) -> int:

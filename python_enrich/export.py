@@ -1,0 +1,72 @@
+"""Export for people: python -m python_enrich.export unresolved --out unresolved.csv [--bom]
+
+Writes the unresolved names in the old warehouse's export format
+(company_name,temporary_id,first_seen,occurrence_count) plus normalized_name, rows per domain,
+asset_volume and impact_rank, most important first.  UTF-8; --bom adds a byte-order mark so that
+Excel opens the Chinese names correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import psycopg2
+
+from python_enrich.db import connect
+
+COLUMNS = [
+    "company_name", "temporary_id", "first_seen", "occurrence_count",
+    "normalized_name", "performance_rows", "income_rows", "asset_volume", "impact_rank",
+]  # fmt: skip
+
+QUERY = """
+select u.raw_name_example, u.temporary_id, coalesce(t.first_seen_at, now()), u.row_count,
+    u.normalized_name, u.performance_rows, u.income_rows, u.asset_volume, u.impact_rank
+from marts.unresolved_names as u
+left join enrichment.temporary_ids as t on t.temp_id = u.temporary_id
+order by u.impact_rank, u.normalized_name
+"""
+
+
+def export_unresolved(out: Path, bom: bool = False) -> int:
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(QUERY)
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    with out.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for name, temp_id, first_seen, count, normalized, perf, income, assets, rank in rows:
+            writer.writerow(
+                [name, temp_id, first_seen.isoformat(timespec="seconds"), count, normalized, perf, income, assets, rank]
+            )
+    return len(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m python_enrich.export", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="what", required=True)
+    unresolved = commands.add_parser("unresolved", help="the names left with temporary ids, ranked by impact")
+    unresolved.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    unresolved.add_argument("--bom", action="store_true", help="start with a UTF-8 byte-order mark (for Excel)")
+    args = parser.parse_args(argv)
+    try:
+        count = export_unresolved(args.out, args.bom)
+    except psycopg2.errors.UndefinedTable:
+        print("error: nothing to export yet: run dbt build (./run dbt build) first", file=sys.stderr)
+        return 1
+    except (psycopg2.Error, OSError) as error:
+        print(f"error: could not export: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"wrote {count} unresolved names to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""One self-contained HTML report of the enrichment: python -m python_enrich.report --out report.html
+
+Charts (inline SVG, no network needed to view): rows and distinct names by tier per domain; cache
+hit rate and temporary-id rate across builds; queue depth by status; drain runs against their rate
+limit; the top unresolved names; temporary ids replaced since the last report.  Every figure is
+read from the database when the report is written; each chart carries its total in data-total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from python_enrich.db import connect
+from python_enrich.summary import DOMAINS, TIERS
+
+SCHEMA = "enrichment"
+CACHE_TIERS = {t for t in TIERS if t.startswith("cache_")}
+COLORS = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395"]
+
+
+@dataclass
+class Bar:
+    label: str
+    values: list[float]  # one per series
+
+    def __post_init__(self) -> None:
+        self.values = [float(value) for value in self.values]  # the database gives Decimals
+
+
+def bar_chart(chart_id: str, title: str, bars: list[Bar], series: list[str], total: float, unit: str = "") -> str:
+    """Horizontal grouped bars as inline SVG; data-total lets a reader (or a test) check the sum."""
+    row_h, label_w, width = 22, 260, 560
+    height = max(1, len(bars)) * row_h * max(1, len(series)) + 40
+    peak = max([v for bar in bars for v in bar.values] + [1])
+    parts = [f'<svg role="img" aria-label="{html.escape(title)}" width="{label_w + width + 120}" height="{height}">']
+    y = 10
+    for bar in bars:
+        parts.append(f'<text x="0" y="{y + row_h * len(series) / 2 + 4}" class="label">{html.escape(bar.label)}</text>')
+        for index, value in enumerate(bar.values):
+            w = width * value / peak
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 4}" '
+                f'fill="{COLORS[index % len(COLORS)]}" '
+                f'data-series="{html.escape(series[index])}" data-value="{value:g}"></rect>'
+                f'<text x="{label_w + w + 4:.1f}" y="{y + row_h - 8}" class="value">{value:,.4g}{unit}</text>'
+            )
+            y += row_h
+    parts.append("</svg>")
+    legend = "".join(
+        f'<span class="key"><i style="background:{COLORS[i % len(COLORS)]}"></i>{html.escape(s)}</span>'
+        for i, s in enumerate(series)
+    )
+    return (
+        f'<figure class="chart" id="{chart_id}" data-total="{total:g}"><figcaption>{html.escape(title)} '
+        f'<span class="total">total {total:,.6g}{unit}</span></figcaption>'
+        f'<div class="legend">{legend}</div>{"".join(parts)}</figure>'
+    )
+
+
+def table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def gather(cur: Any) -> dict[str, Any]:
+    """Everything the report shows, straight from the database."""
+    data: dict[str, Any] = {}
+    cur.execute("select domain_name, company_id_source, row_count, distinct_names from marts.resolution_statistics")
+    data["tiers"] = cur.fetchall()
+    cur.execute(
+        f"select run_id, started_at, details from {SCHEMA}.run_log where run_kind = 'build' and status = 'success' "  # noqa: S608
+        "order by run_id desc limit 20"
+    )
+    data["builds"] = list(reversed(cur.fetchall()))
+    cur.execute(f"select status, count(*) from {SCHEMA}.enrichment_requests group by 1 order by 1")  # noqa: S608
+    data["queue"] = cur.fetchall()
+    cur.execute(
+        f"select run_id, started_at, details from {SCHEMA}.run_log where run_kind = 'drain' "  # noqa: S608
+        "and details ? 'stats' order by run_id desc limit 20"
+    )
+    data["drains"] = list(reversed(cur.fetchall()))
+    cur.execute(
+        "select normalized_name, temporary_id, row_count, asset_volume from marts.unresolved_names "
+        "order by impact_rank, normalized_name limit 15"
+    )
+    data["unresolved"] = cur.fetchall()
+    cur.execute(f"select max(started_at) from {SCHEMA}.run_log where run_kind = 'report'")  # noqa: S608
+    data["last_report_at"] = cur.fetchone()[0]
+    cur.execute(
+        f"select temp_id, normalized_name, replaced_by_company_id, replaced_at from {SCHEMA}.temporary_ids "  # noqa: S608
+        "where replaced_at is not null and (%s::timestamptz is null or replaced_at > %s) order by replaced_at desc",
+        (data["last_report_at"], data["last_report_at"]),
+    )
+    data["replaced"] = cur.fetchall()
+    return data
+
+
+def render(data: dict[str, Any], generated_at: datetime) -> str:
+    charts = []
+    # 1. rows and distinct names by tier, per domain
+    tiers = {(d, t): (rows, names) for d, t, rows, names in data["tiers"]}
+    for domain in DOMAINS:
+        bars = [Bar(t, [tiers[(domain, t)][0], tiers[(domain, t)][1]]) for t in TIERS if (domain, t) in tiers]
+        total = sum(tiers[(domain, t)][0] for t in TIERS if (domain, t) in tiers)
+        charts.append(
+            bar_chart(
+                f"tiers-{domain}",
+                f"{domain}: rows and distinct names by resolution tier",
+                bars,
+                ["rows", "distinct names"],
+                total,
+            )
+        )
+    # 2. cache hit rate and temporary-id rate across builds
+    build_bars = []
+    for run_id, started_at, details in data["builds"]:
+        entries = details.get("tiers", [])
+        rows = sum(e["row_count"] for e in entries) or 1
+        cache = sum(e["row_count"] for e in entries if e["company_id_source"] in CACHE_TIERS)
+        temporary = sum(e["row_count"] for e in entries if e["company_id_source"] == "temporary")
+        build_bars.append(
+            Bar(f"build {run_id} ({started_at:%m-%d %H:%M})", [100 * cache / rows, 100 * temporary / rows])
+        )
+    charts.append(bar_chart("builds", "cache hit rate and temporary-id rate per build (%)", build_bars,
+                            ["cache hit %", "temporary id %"], len(build_bars), ""))  # fmt: skip
+    # 3. queue depth by status
+    queue_total = sum(count for _, count in data["queue"])
+    charts.append(
+        bar_chart("queue", "lookup queue by status", [Bar(s, [c]) for s, c in data["queue"]], ["requests"], queue_total)
+    )
+    # 4. drain runs: outcomes and achieved rate against the limit
+    drain_bars, rate_bars = [], []
+    for run_id, _, details in data["drains"]:
+        stats, options = details["stats"], details.get("options", {})
+        errors = stats.get("retried_later", 0) + stats.get("failed", 0)
+        drain_bars.append(Bar(f"drain {run_id}", [stats["lookups"], stats["found"], stats["not_found"], errors]))
+        limit, _, window = str(options.get("rate_limit", "0/1")).partition("/")
+        achieved = stats["calls"] / stats["wall_s"] * 60 if stats.get("wall_s") else 0
+        rate_bars.append(Bar(f"drain {run_id}", [achieved, float(limit) / float(window or 1) * 60]))
+    outcomes = ["lookups", "found", "not found", "errors"]
+    charts.append(bar_chart("drains", "drain runs: lookups and outcomes", drain_bars, outcomes,
+                            sum(b.values[0] for b in drain_bars)))  # fmt: skip
+    charts.append(
+        bar_chart(
+            "drain-rates",
+            "drain runs: achieved calls/min vs the limit",
+            rate_bars,
+            ["achieved", "limit"],
+            len(rate_bars),
+        )
+    )
+    # 5. top unresolved names
+    unresolved = data["unresolved"]
+    charts.append(bar_chart("unresolved", "top unresolved names: rows and assets (millions)",
+                            [Bar(name, [rows, float(assets) / 1e6]) for name, _, rows, assets in unresolved],
+                            ["rows", "assets (millions)"], sum(r for _, _, r, _ in unresolved)))  # fmt: skip
+    replaced = data["replaced"]
+    since = f"since the last report ({data['last_report_at']:%Y-%m-%d %H:%M})" if data["last_report_at"] else "so far"
+    replaced_table = table(["temporary id", "name", "real id", "replaced at"],
+                           [[t, n, c, f"{r:%Y-%m-%d %H:%M}"] for t, n, c, r in replaced[:200]], "replaced")  # fmt: skip
+    return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>Company-id enrichment report</title>
+<style>
+body {{ font-family: sans-serif; margin: 24px; color: #222; }} h1 {{ font-size: 22px; }}
+figure.chart {{ margin: 0 0 28px; }} figcaption {{ font-weight: bold; margin-bottom: 4px; }}
+.total {{ font-weight: normal; color: #555; margin-left: 8px; }} .label, .value {{ font-size: 12px; }}
+.legend .key {{ margin-right: 12px; font-size: 12px; }}
+.legend i {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px; }}
+table {{ border-collapse: collapse; font-size: 12px; }} td, th {{ border: 1px solid #ccc; padding: 2px 6px; }}
+</style></head><body>
+<h1>Company-id enrichment report</h1><p>Written {generated_at:%Y-%m-%d %H:%M:%S %Z} from the database.</p>
+{"".join(charts)}
+<h2 id="replaced-title" data-total="{len(replaced)}">Temporary ids replaced {since}: {len(replaced):,}</h2>
+{replaced_table}
+</body></html>
+"""
+
+
+def write_report(out: Path) -> dict[str, Any]:
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            data = gather(cur)
+            generated_at = datetime.now(timezone.utc)
+            out.write_text(render(data, generated_at), encoding="utf-8")
+            cur.execute(
+                f"insert into {SCHEMA}.run_log (run_kind, finished_at, status, details) "  # noqa: S608
+                "values ('report', now(), 'success', %s)",
+                (json.dumps({"out": str(out), "replaced": len(data["replaced"])}),),
+            )
+        return data
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m python_enrich.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write")
+    args = parser.parse_args(argv)
+    try:
+        write_report(args.out)
+    except psycopg2.errors.UndefinedTable:
+        print("error: nothing to report yet: run dbt build (./run dbt build) first", file=sys.stderr)
+        return 1
+    except (psycopg2.Error, OSError) as error:
+        print(f"error: could not write the report: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"report written to {args.out.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
