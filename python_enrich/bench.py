@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import random
 import secrets
 import sys
@@ -30,6 +29,7 @@ from python_enrich import run_dbt, sample
 from python_enrich.companies import build_companies
 from python_enrich.db import libpq_options_with_salt
 from python_enrich.drain import Drain, DrainOptions, parse_rate_limit
+from python_enrich.envvars import environment
 from python_enrich.normalization import normalize_company_name
 from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
 from python_enrich.sandbox import SandboxConfig, SandboxServer, _range
@@ -44,12 +44,10 @@ def scratch_database(prefix: str) -> Iterator[str]:
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = name
     try:
-        yield name
+        with environment(PGDATABASE=name):
+            yield name
     finally:
-        os.environ["PGDATABASE"] = saved or "postgres"
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()

@@ -3,7 +3,7 @@ test module or test, and dbt run in-process with its target/ and logs in a tempo
 
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +14,7 @@ import psycopg2
 import pytest
 
 from python_enrich import run_dbt, sample
+from python_enrich.envvars import environment
 from python_enrich.pgcluster import ensure_server
 
 
@@ -36,15 +37,10 @@ def fresh_database(prefix: str = "wdh_test") -> Iterator[str]:
     conn = _admin_connection()
     with conn.cursor() as cur:
         cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = name
     try:
-        yield name
+        with environment(PGDATABASE=name):
+            yield name
     finally:
-        if saved is None:
-            os.environ.pop("PGDATABASE", None)
-        else:
-            os.environ["PGDATABASE"] = saved
         with conn.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         conn.close()
@@ -73,17 +69,16 @@ class DbtProject:
             self.messages.append(event.info.msg)  # type: ignore[attr-defined]
 
         full_args = [*args, "--target-path", str(self.target_dir), "--log-path", str(self.log_dir)]
-        saved = os.environ.get("PGDATABASE")
-        os.environ["PGDATABASE"] = self.database
-        try:
-            with run_dbt.salted_environment():
-                result = dbtRunner(callbacks=[collect]).invoke(run_dbt.dbt_arguments(full_args))
-        finally:
-            os.environ["PGDATABASE"] = saved or ""
+        with self.selected(), run_dbt.salted_environment():
+            result = dbtRunner(callbacks=[collect]).invoke(run_dbt.dbt_arguments(full_args))
         if expect_success:
             failures = [m for m in self.messages if "ERROR" in m or "FAIL" in m][-10:]
             assert result.success, f"dbt {' '.join(args)} failed: {failures or result.exception}"
         return result
+
+    def selected(self) -> contextlib.AbstractContextManager[None]:
+        """PGDATABASE points at this project's database while the block runs."""
+        return environment(PGDATABASE=self.database)
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         conn = psycopg2.connect(dbname=self.database)
@@ -106,18 +101,10 @@ def dbt_project(tmp_path: Path) -> Iterator[DbtProject]:
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
     """Sample data (4,000 rows), dbt seed and dbt build, with a distinctive salt set."""
     salt = f"pytest-salt-{secrets.token_hex(8)}"
-    saved_salt = os.environ.get("WDH_ALIAS_SALT")
-    os.environ["WDH_ALIAS_SALT"] = salt
-    try:
-        with fresh_database() as name:
-            project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
-            sample.generate(4000, seed=7)
-            project.run("seed")
-            project.run("build")
-            project.salt = salt  # type: ignore[attr-defined]
-            yield project
-    finally:
-        if saved_salt is None:
-            os.environ.pop("WDH_ALIAS_SALT", None)
-        else:
-            os.environ["WDH_ALIAS_SALT"] = saved_salt
+    with environment(WDH_ALIAS_SALT=salt), fresh_database() as name:
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
+        sample.generate(4000, seed=7)
+        project.run("seed")
+        project.run("build")
+        project.salt = salt  # type: ignore[attr-defined]
+        yield project

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -25,12 +24,8 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
         assert Drain(options, sandbox.issue_token()).run().lookups == 10
     built_warehouse.run("build")
     out = tmp_path / "report.html"
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = built_warehouse.database
-    try:
+    with built_warehouse.selected():
         assert report.main(["--out", str(out)]) == 0
-    finally:
-        os.environ["PGDATABASE"] = saved or ""
     assert "<script" not in out.read_text() and "http" not in out.read_text().split("<body>")[1]  # self-contained
 
     expected = {
@@ -43,11 +38,16 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
     expected["drains"] = built_warehouse.query(
         "select sum((details->'stats'->>'lookups')::int) from enrichment.run_log where run_kind = 'drain'"
     )[0][0]
-    expected["builds"] = min(20, built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'")[0][0])
+    expected["builds"] = min(
+        20, built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'")[0][0]
+    )
     expected["unresolved"] = built_warehouse.query(
-        "select sum(row_count) from (select row_count from marts.unresolved_names order by impact_rank, normalized_name limit 15) t"
+        "select sum(row_count) from "
+        "(select row_count from marts.unresolved_names order by impact_rank, normalized_name limit 15) t"
     )[0][0]
-    replaced = built_warehouse.query("select count(*) from enrichment.temporary_ids where replaced_at is not null")[0][0]
+    replaced = built_warehouse.query("select count(*) from enrichment.temporary_ids where replaced_at is not null")[0][
+        0
+    ]
     assert replaced > 0
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -62,31 +62,26 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
             assert bars.count() > 0, chart_id
             assert bars.first.bounding_box()["width"] >= 0 and figure.locator("svg").bounding_box()["height"] > 0
         shown = page.locator("figure#tiers-annuity_performance rect[data-series='rows']")
-        assert sum(float(v) for v in shown.evaluate_all("els => els.map(e => e.dataset.value)")) == float(expected["tiers-annuity_performance"])
+        assert sum(float(v) for v in shown.evaluate_all("els => els.map(e => e.dataset.value)")) == float(
+            expected["tiers-annuity_performance"]
+        )
         assert int(page.locator("#replaced-title").get_attribute("data-total")) == replaced  # first report: all so far
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = built_warehouse.database
-    try:
+    with built_warehouse.selected():
         second = report.write_report(tmp_path / "again.html")
-    finally:
-        os.environ["PGDATABASE"] = saved or ""
     assert second["replaced"] == []  # nothing replaced since the last report
 
 
 def test_export_round_trips_with_chinese_names(built_warehouse: DbtProject, tmp_path: Path) -> None:
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = built_warehouse.database
-    try:
+    with built_warehouse.selected():
         assert export.main(["unresolved", "--out", str(tmp_path / "plain.csv")]) == 0
         assert export.main(["unresolved", "--out", str(tmp_path / "excel.csv"), "--bom"]) == 0
-    finally:
-        os.environ["PGDATABASE"] = saved or ""
     expected = built_warehouse.query(
-        "select raw_name_example, temporary_id, row_count from marts.unresolved_names order by impact_rank, normalized_name"
+        "select raw_name_example, temporary_id, row_count from marts.unresolved_names "
+        "order by impact_rank, normalized_name"
     )
     assert (tmp_path / "excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert not (tmp_path / "plain.csv").read_bytes().startswith(b"\xef\xbb\xbf")
