@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from python_enrich.eqc_client import SEARCH_PATH, EQCClient, EQCError, TokenExpired, base_url_from_env, mask_token
+from python_enrich.errors import first_line
 from python_enrich.token_store import default_env_file, read_token, save_token
 
 CHROMIUM_FLAGS = [
@@ -75,7 +76,7 @@ def capture_token(
             try:
                 page.goto(url, timeout=timeout_s * 1000)
             except PlaywrightError as error:
-                raise CaptureFailed(f"could not open {url}: {str(error).splitlines()[0]}") from None
+                raise CaptureFailed(f"could not open {url}: {first_line(error)}") from None
             if on_page is not None:
                 on_page(page)
             deadline = time.monotonic() + timeout_s

@@ -14,12 +14,9 @@ import argparse
 import json
 import logging
 import random
-import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +24,13 @@ import psycopg2
 
 from python_enrich import run_dbt, sample
 from python_enrich.companies import build_companies
-from python_enrich.db import libpq_options_with_salt
+from python_enrich.db import libpq_options_with_salt, temporary_database
 from python_enrich.drain import Drain, DrainOptions, parse_rate_limit
-from python_enrich.envvars import environment
 from python_enrich.normalization import normalize_company_name
 from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
 from python_enrich.sandbox import SandboxConfig, SandboxServer, _range
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
-
-
-@contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{secrets.token_hex(3)}"
-    admin = psycopg2.connect(dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
-    try:
-        with environment(PGDATABASE=name):
-            yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 class ServerMemorySampler:
@@ -108,7 +88,7 @@ def _dbt(*args: str) -> Any:
 
 
 def bench_warehouse(rows: int, server: Server) -> dict[str, Any]:
-    with scratch_database("wdh_bench"):
+    with temporary_database("wdh_bench"):
         sample.generate(rows, seed=42)
         _dbt("seed")
         _dbt("run", "--select", "stg_annuity__performance")  # creates the functions and state once
@@ -157,7 +137,7 @@ def realistic_names(count: int, seed: int = 1) -> list[str]:
 
 def bench_names(count: int) -> dict[str, Any]:
     names = realistic_names(count)
-    with scratch_database("wdh_bench"):
+    with temporary_database("wdh_bench"):
         sample.generate(10, seed=1)
         _dbt("run", "--select", "stg_annuity__income")  # creates the functions
         conn = psycopg2.connect(options=libpq_options_with_salt("", "benchmark-salt"))
@@ -185,7 +165,7 @@ def bench_drain(
     companies = build_companies(max(names * 2, 100), seed=42)
     queued = list(dict.fromkeys(normalize_company_name(c.name) for c in companies))[:names]
     config = SandboxConfig(companies=len(companies), seed=42, latency_ms={"search": latency_ms}, rate_limit=rate_limit)
-    with scratch_database("wdh_bench"):
+    with temporary_database("wdh_bench"):
         _dbt("run-operation", "setup_enrichment_state")
         conn = psycopg2.connect()
         with conn, conn.cursor() as cur:

@@ -24,6 +24,7 @@ from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from python_enrich.db import connect
+from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
 
 STATE_SCHEMA = "enrichment"
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = import_cache(args.schema, args.table, args.dry_run)
     except (LookupError, psycopg2.Error) as error:
-        print(f"error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"error: {first_line(error)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg2
 from psycopg2.extensions import connection as Connection
 
+from python_enrich.envvars import environment
 from python_enrich.temp_id import SALT_ENV_VAR, SALT_SETTING
 
 
@@ -50,3 +52,20 @@ def cursor(**overrides: object) -> Iterator[psycopg2.extensions.cursor]:
             yield cur
     finally:
         conn.close()
+
+
+@contextmanager
+def temporary_database(prefix: str) -> Iterator[str]:
+    """A new empty UTF8 database, selected through PGDATABASE while the block runs, then dropped."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
+    try:
+        with environment(PGDATABASE=name):
+            yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -36,6 +36,7 @@ from python_enrich.eqc_client import (
     TransientError,
     base_url_from_env,
 )
+from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
 from python_enrich.request_queue import SCHEMA, Claim, RequestQueue, SharedRateLimit
 from python_enrich.token_store import read_token
@@ -461,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except psycopg2.OperationalError as error:
-        print(f"error: cannot reach PostgreSQL ({str(error).strip().splitlines()[0]})", file=sys.stderr)
+        print(f"error: cannot reach PostgreSQL ({first_line(error)})", file=sys.stderr)
         return EXIT_SETUP
     if options.dry_run:
         preview = drain.preview(options.budget)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-import psycopg2
-
 from python_enrich.db import connect
+from python_enrich.errors import read_warehouse
 
 COLUMNS = [
     "company_name", "temporary_id", "first_seen", "occurrence_count",
@@ -56,13 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     unresolved.add_argument("--out", type=Path, required=True, help="CSV file to write")
     unresolved.add_argument("--bom", action="store_true", help="start with a UTF-8 byte-order mark (for Excel)")
     args = parser.parse_args(argv)
-    try:
-        count = export_unresolved(args.out, args.bom)
-    except psycopg2.errors.UndefinedTable:
-        print("error: nothing to export yet: run dbt build (./run dbt build) first", file=sys.stderr)
-        return 1
-    except (psycopg2.Error, OSError) as error:
-        print(f"error: could not export: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+    count = read_warehouse(lambda: export_unresolved(args.out, args.bom), "export")
+    if count is None:
         return 1
     print(f"wrote {count} unresolved names to {args.out}")
     return 0

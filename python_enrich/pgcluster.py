@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg2
 
+from python_enrich.errors import first_line
 from python_enrich.paths import PROJECT_DIR
 
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
@@ -75,9 +76,8 @@ def check_reachable(timeout_s: int = 5) -> None:
     try:
         psycopg2.connect(connect_timeout=timeout_s).close()
     except psycopg2.OperationalError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SetupError(
-            f"cannot connect to the PostgreSQL server the PG* variables name ({where}): {first_line}. "
+            f"cannot connect to the PostgreSQL server the PG* variables name ({where}): {first_line(error)}. "
             "Fix PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, or unset them all to use the private cluster."
         ) from None
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
 from python_enrich.db import connect
+from python_enrich.errors import read_warehouse
 from python_enrich.summary import DOMAINS, TIERS
 
 SCHEMA = "enrichment"
@@ -206,13 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.report", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write")
     args = parser.parse_args(argv)
-    try:
-        write_report(args.out)
-    except psycopg2.errors.UndefinedTable:
-        print("error: nothing to report yet: run dbt build (./run dbt build) first", file=sys.stderr)
-        return 1
-    except (psycopg2.Error, OSError) as error:
-        print(f"error: could not write the report: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+    if read_warehouse(lambda: write_report(args.out), "report") is None:
         return 1
     print(f"report written to {args.out.resolve()}")
     return 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from python_enrich.companies import Company, build_companies
 from python_enrich.db import connect
+from python_enrich.errors import first_line
 
 DEFAULT_ROWS = 30_986
 COLLECTIVE_PLANS = ("AN001", "AN002", "AN003", "AN004")  # many companies share these
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         size = generate(args.rows, args.seed)
     except Exception as error:  # one line for the user; psycopg2 errors carry no secrets
-        print(f"error: could not write the sample tables: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"error: could not write the sample tables: {first_line(error)}", file=sys.stderr)
         return 1
     print(
         f"wrote raw.annuity_performance ({size.performance_rows} rows) and "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import psycopg2
 import pytest
 
 from python_enrich import run_dbt, sample
+from python_enrich.db import temporary_database
 from python_enrich.envvars import environment
 from python_enrich.pgcluster import ensure_server
 
@@ -24,26 +24,9 @@ def postgres_server() -> None:
     ensure_server()
 
 
-def _admin_connection() -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(dbname="postgres")
-    conn.autocommit = True
-    return conn
-
-
-@contextmanager
-def fresh_database(prefix: str = "wdh_test") -> Iterator[str]:
+def fresh_database(prefix: str = "wdh_test") -> contextlib.AbstractContextManager[str]:
     """A new empty UTF8 database, selected through PGDATABASE while the block runs."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    conn = _admin_connection()
-    with conn.cursor() as cur:
-        cur.execute(f"create database \"{name}\" template template0 encoding 'UTF8'")
-    try:
-        with environment(PGDATABASE=name):
-            yield name
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        conn.close()
+    return temporary_database(prefix)
 
 
 @dataclass
