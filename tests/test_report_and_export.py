@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -91,3 +92,22 @@ def test_export_round_trips_with_chinese_names(built_warehouse: DbtProject, tmp_
         assert list(rows[0])[:4] == ["company_name", "temporary_id", "first_seen", "occurrence_count"]
         assert [(r["company_name"], r["temporary_id"], int(r["occurrence_count"])) for r in rows] == expected
         assert any(any("\u4e00" <= ch <= "\u9fff" for ch in r["company_name"]) for r in rows)
+
+
+def test_every_model_seed_and_source_column_is_documented(built_warehouse: DbtProject) -> None:
+    built_warehouse.run("docs", "generate")
+    manifest = json.loads((built_warehouse.target_dir / "manifest.json").read_text())
+    catalog = json.loads((built_warehouse.target_dir / "catalog.json").read_text())
+    undocumented = []
+    for kind in ("nodes", "sources"):
+        for unique_id, node in manifest[kind].items():
+            if node["resource_type"] not in ("model", "seed", "source"):
+                continue
+            if not node.get("description"):
+                undocumented.append(unique_id)
+            for column in catalog[kind].get(unique_id, {}).get("columns", {}):
+                if not node["columns"].get(column, {}).get("description"):
+                    undocumented.append(f"{unique_id}.{column}")
+    assert undocumented == []
+    exposures = {e["name"] for e in manifest["exposures"].values()}
+    assert exposures == {"eqc_drain", "enrichment_report"}
