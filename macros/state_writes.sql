@@ -10,7 +10,7 @@ insert into {{ s }}.company_name_index as cache
     (key_type, lookup_key, company_id, match_type, confidence, source)
 select key_type, lookup_key, company_id, 'existing_code', {{ var('existing_code_confidence') }}, 'backflow'
 from {{ relation }}
-where conflict_kind is null
+where is_learned
 on conflict (key_type, lookup_key) do update
 set confidence = excluded.confidence, updated_at = now()
 where cache.company_id = excluded.company_id and cache.confidence < excluded.confidence

@@ -1,6 +1,8 @@
 {{ config(post_hook="{{ upsert_backflow_into_cache(this) }}") }}
 -- Real existing company codes teach the cache: normalized name -> id and plan + name -> id.
--- A key whose rows carry several ids, or whose cached id differs, is a conflict: listed, not learned.
+-- Conflicts are listed: a key whose rows carry several ids is learned only when one id carries at
+-- least backflow_majority of them (a typo must not block a company seen a thousand times); a key
+-- whose cached id differs is never overwritten.
 with
 
 performance as (
@@ -71,7 +73,8 @@ by_key as (
         lookup_key,
         count(*) as distinct_company_ids,
         sum(row_count) as row_count,
-        min(company_id) as company_id,
+        max(row_count) as top_row_count,
+        (array_agg(company_id order by row_count desc, company_id asc))[1] as company_id,
         array_agg(company_id order by row_count desc, company_id asc) as company_ids
     from by_key_and_id
     group by 1, 2
@@ -89,9 +92,12 @@ final as (
         by_key.row_count,
         cache.company_id as cached_company_id,
         case
-            when by_key.distinct_company_ids > 1 then 'several_ids_in_data'
             when cache.company_id <> by_key.company_id then 'differs_from_cache'
-        end as conflict_kind
+            when by_key.top_row_count < {{ var('backflow_majority') }} * by_key.row_count then 'several_ids_in_data'
+            when by_key.distinct_company_ids > 1 then 'minority_ids_in_data'
+        end as conflict_kind,
+        coalesce(cache.company_id = by_key.company_id, true)
+        and by_key.top_row_count >= {{ var('backflow_majority') }} * by_key.row_count as is_learned
 
     from by_key
 

@@ -1,5 +1,5 @@
 -- Existing codes that disagree (several ids for one key, or an id other than the cached one):
--- counted and listed here, never silently written into the cache.
+-- counted and listed here; is_learned says whether the dominant id went into the cache.
 with
 
 backflow as (
@@ -16,7 +16,8 @@ final as (
         conflict_kind,
         company_ids,
         cached_company_id,
-        row_count
+        row_count,
+        is_learned
 
     from backflow
 
