@@ -378,7 +378,9 @@ class ProgressReporter:
             if self.mode == "bar":
                 finished = min(self.drain.stats.lookups, self.total)
                 filled = int(30 * finished / self.total)
-                print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.line()}", end="", file=sys.stderr, flush=True)
+                bar = f"[{'#' * filled}{'.' * (30 - filled)}]"
+                # \r rewrites the line in place; ESC[K clears what a longer earlier line left behind.
+                print(f"\r{bar} {self.line()}\033[K", end="", file=sys.stderr, flush=True)
             else:
                 log.info("progress: %s", self.line())
 
