@@ -220,8 +220,10 @@ class Drain:
             return
         except (TransientError, RateLimited, RequestFailed) as error:
             delay = min(3600.0, options.retry_delay_s * 2 ** max(claim.attempts - 1, 0))
-            status = queue.retry_later(claim, delay, str(error), options.max_attempts)
-            self.stats.add(failed=1) if status == "failed" else self.stats.add(retried_later=1)
+            if queue.retry_later(claim, delay, str(error), options.max_attempts) == "failed":
+                self.stats.add(failed=1)
+            else:
+                self.stats.add(retried_later=1)
             return
         self.stats.add(lookups=1)
         choice = choose_candidate(claim.normalized_name, candidates, options.confidence)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from python_enrich.registry import Registry, build_registry, load_registry
+from python_enrich.registry import Registry, build_registry, dump_registry, load_registry
 from python_enrich.sample import DEFAULT_ROWS, sample_size
 
 API = "/kg-api-hfd/api/search/"
@@ -382,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--companies", type=int, default=SandboxConfig.companies, help="registry size (matches the sample data)")
     add("--seed", type=int, default=42, help="registry seed (the sample data's seed)")
     add("--registry", type=Path, help="load the registry from a JSON file instead")
+    add("--write-registry", type=Path, help="write the generated registry as JSON (to edit and --registry it) and exit")
     add("--latency-ms", type=parse_latency, default={}, help="MIN..MAX, or endpoint=MIN..MAX,...")
     add("--rate-limit", type=parse_rate_limit, help="sliding window, e.g. 60/60 (429 + Retry-After beyond)")
     add("--fault-rate", type=_fraction, default=0.0, help="share of API calls that fail")
@@ -410,6 +411,11 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.write_registry:
+        registry = build_registry(args.companies, args.seed)
+        dump_registry(registry, args.write_registry)
+        print(f"wrote {len(registry)} companies to {args.write_registry}")
+        return 0
     try:
         server = SandboxServer(config_from_args(args), args.host, args.port)
     except OSError as error:

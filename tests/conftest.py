@@ -36,6 +36,7 @@ class DbtProject:
     database: str
     work_dir: Path
     messages: list[str] = field(default_factory=list)
+    salt: str = ""  # the WDH_ALIAS_SALT its builds used
 
     @property
     def target_dir(self) -> Path:
@@ -85,9 +86,8 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtPro
     """Sample data (4,000 rows), dbt seed and dbt build, with a distinctive salt set."""
     salt = f"pytest-salt-{secrets.token_hex(8)}"
     with environment(WDH_ALIAS_SALT=salt), fresh_database() as name:
-        project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=salt)
         sample.generate(4000, seed=7)
         project.run("seed")
         project.run("build")
-        project.salt = salt  # type: ignore[attr-defined]
         yield project

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -236,3 +237,18 @@ def test_fifty_concurrent_clients_for_ten_seconds() -> None:
     assert set(outcomes) <= {"200", "429"}, outcomes
     assert outcomes["200"] > 1000 and outcomes["429"] > 0
     assert busiest_window <= limit
+
+
+def test_registry_file_round_trip(tmp_path) -> None:
+    path = tmp_path / "registry.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "python_enrich.sandbox", "--write-registry", str(path), "--companies", "50"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and path.exists()
+    first = json.loads(path.read_text(encoding="utf-8"))[0]
+    first["full_name"] = "手工登记测试有限公司"
+    path.write_text(json.dumps([first], ensure_ascii=False), encoding="utf-8")
+    with SandboxServer(SandboxConfig(registry_file=path, tokens=("good",))) as server:
+        item = get(server, "", key="手工登记测试有限公司").json()["list"][0]
+    assert (item["type"], str(item["companyId"])) == (EXACT, first["company_id"])

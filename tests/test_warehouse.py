@@ -50,7 +50,7 @@ def expected_resolution(project: DbtProject):
         if code:
             return "existing_code", code
         if normalized:
-            return "temporary", temp_company_id(name, project.salt)  # type: ignore[attr-defined]
+            return "temporary", temp_company_id(name, project.salt)
         return "none", None
 
     return resolve
