@@ -286,15 +286,22 @@ class Drain:
         conn = db.connect()
         try:
             self.check_state_tables(conn)
-            if self.options.budget == 0 or self.options.dry_run:
+            if self.options.dry_run:  # a dry run writes nothing, not even its run log row
                 return self.stats
-            self.check_token(conn)
             with conn, conn.cursor() as cur:
                 cur.execute(
                     f"insert into {SCHEMA}.run_log (run_kind, details) values ('drain', %s) returning run_id",  # noqa: S608
                     (json.dumps({"options": self._public_options()}),),
                 )
                 self.run_id = cur.fetchone()[0]
+            if self.options.budget == 0:
+                self._log_end(conn, "success")
+                return self.stats
+            try:
+                self.check_token(conn)
+            except DrainSetupError as error:
+                self._log_end(conn, "error", str(error))
+                raise
             workers = [threading.Thread(target=self._worker, daemon=True) for _ in range(self.options.concurrency)]
             reporter = ProgressReporter(self, min(self.options.budget, self.queue_total))
             reporter.start()
@@ -310,17 +317,21 @@ class Drain:
                 for worker in workers:
                     worker.join()
             reporter.finish()
-            self.stats.wall_s = round(time.monotonic() - self.started, 2)
             status = {None: "success", "interrupted": "interrupted"}.get(self.stats.stopped_because, "error")
-            with conn, conn.cursor() as cur:
-                cur.execute(
-                    f"update {SCHEMA}.run_log set finished_at = now(), status = %s, "  # noqa: S608
-                    "details = details || %s::jsonb where run_id = %s",
-                    (status, json.dumps({"stats": self.stats.as_dict()}), self.run_id),
-                )
+            self._log_end(conn, status)
             return self.stats
         finally:
             conn.close()
+
+    def _log_end(self, conn: Any, status: str, error: str | None = None) -> None:
+        self.stats.wall_s = round(time.monotonic() - self.started, 2)
+        details = {"stats": self.stats.as_dict(), **({"error": error} if error else {})}
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                f"update {SCHEMA}.run_log set finished_at = now(), status = %s, "  # noqa: S608
+                "details = details || %s::jsonb where run_id = %s",
+                (status, json.dumps(details), self.run_id),
+            )
 
     def _public_options(self) -> dict[str, Any]:
         options = asdict(self.options)

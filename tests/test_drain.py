@@ -120,6 +120,8 @@ def test_budget_counts_lookups_and_zero_makes_no_calls(state: DbtProject, monkey
         assert sorted(statuses(state).values()).count("done") == 3
         assert run_drain(monkeypatch, sandbox, "--budget", "3", "--dry-run") == 0
         assert search_calls(sandbox) == 3  # a dry run calls nothing
+    runs = state.query("select status, (details->'stats'->>'lookups')::int from enrichment.run_log order by run_id")
+    assert runs == [("success", 0), ("success", 3)]  # every run is logged, the dry run writes nothing
 
 
 def test_outcomes_found_not_found_review(state: DbtProject, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from python_enrich.pgcluster import CLUSTER_DIR
 from python_enrich.temp_id import temp_company_id
 from tests.conftest import DbtProject
 
@@ -22,3 +23,6 @@ def test_salt_is_in_no_artifact_log_or_message(built_warehouse: DbtProject) -> N
     leaking = [str(p) for p in files if salt in p.read_bytes()]
     assert leaking == []
     assert all(built_warehouse.salt not in message for message in built_warehouse.messages)
+    server_log = CLUSTER_DIR / "server.log"  # the private cluster's log, when tests run on it
+    if server_log.exists():
+        assert salt not in server_log.read_bytes()
