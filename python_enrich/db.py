@@ -36,8 +36,21 @@ def env_with_salt(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def use_private_cluster_if_unset() -> None:
+    """With no PG* variable set, point them at the project's private cluster when it is running,
+    so that `python -m python_enrich.…` works without ./run once the cluster exists."""
+    from python_enrich.pgcluster import PrivateCluster, external_server_requested
+
+    if external_server_requested():
+        return
+    cluster = PrivateCluster()
+    if cluster.port() is not None and (cluster.data / "postmaster.pid").exists():
+        os.environ.update(cluster.server().env())
+
+
 def connect(*, with_salt: bool = False, **overrides: object) -> Connection:
     """A psycopg2 connection from the PG* variables (optionally with the salt setting)."""
+    use_private_cluster_if_unset()
     if with_salt:
         overrides.setdefault("options", libpq_options_with_salt(os.environ.get("PGOPTIONS", "")))
     return psycopg2.connect(connect_timeout=10, **overrides)

@@ -76,3 +76,14 @@ def test_private_cluster_starts_once_and_is_reused(cluster_dir: Path) -> None:
     assert cluster.stop() is True
     assert not cluster.running()
     assert cluster.start().port == first.port  # restarts on the remembered port
+
+
+def test_commands_find_the_running_private_cluster_without_pg_variables() -> None:
+    PrivateCluster().start()  # already running when the tests use it; started otherwise
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    done = subprocess.run(
+        [sys.executable, "-m", "python_enrich.export", "unresolved", "--out", "/dev/null"],
+        capture_output=True, text=True, env=clean, check=False, timeout=60,
+    )  # fmt: skip
+    # It reached the cluster's warehouse database: either it exported, or it says what to build.
+    assert done.returncode == 0 or "run dbt build" in done.stderr, done.stderr
