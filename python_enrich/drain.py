@@ -32,13 +32,14 @@ from python_enrich.eqc_client import (
     EQCError,
     RateLimited,
     RequestFailed,
+    Stopped,
     TokenExpired,
     TransientError,
     base_url_from_env,
 )
 from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
-from python_enrich.request_queue import SCHEMA, Claim, RequestQueue, SharedRateLimit
+from python_enrich.request_queue import DUE_CONDITION, SCHEMA, Claim, RequestQueue, SharedRateLimit
 from python_enrich.token_store import read_token
 
 CAPTURE_COMMAND = "python -m python_enrich.auth --capture --save"
@@ -150,17 +151,15 @@ class Drain:
                 raise DrainSetupError("the enrichment state tables are missing: run dbt build (./run dbt build) first")
             cur.execute(
                 f"select count(*) from {SCHEMA}.enrichment_requests "  # noqa: S608
-                "where (status = 'pending' and next_attempt_at <= now()) "
-                "or (status = 'in_progress' and lease_expires_at < now())"
+                f"where {DUE_CONDITION}"
             )
             self.queue_total = cur.fetchone()[0]
 
     def check_token(self, conn: Any) -> None:
         if not self.token:
             raise DrainSetupError(f"no EQC token: run {CAPTURE_COMMAND} (or set WDH_EQC_TOKEN)")
-        limiter = SharedRateLimit(conn, *self.options.rate_limit, run_id=None)
-        limiter.acquire()
-        client = EQCClient(self.token, self.options.base_url, self.options.timeout_s)
+        limiter = SharedRateLimit(conn, *self.options.rate_limit, run_id=self.run_id)
+        client = EQCClient(self.token, self.options.base_url, self.options.timeout_s, throttle=limiter.acquire)
         try:
             client.check_token()
         except TokenExpired:
@@ -182,13 +181,11 @@ class Drain:
         with self._budget_lock:
             self._budget_taken -= 1
 
-    def _call(self, limiter: SharedRateLimit, action: Any) -> Any:
-        """One EQC call with in-run retries for transient errors; raises the last error."""
+    def _call(self, action: Any) -> Any:
+        """One EQC call with in-run retries for transient errors; raises the last error.
+        (The client's throttle takes a rate-limit slot before every request.)"""
         last: EQCError | None = None
         for attempt in range(self.options.retries + 1):
-            if not limiter.acquire(self.stop.is_set):
-                raise InterruptedError("stopping")
-            self.stats.add(calls=1)
             try:
                 return action()
             except RateLimited as error:
@@ -200,15 +197,15 @@ class Drain:
                 self.stats.add(transient_errors=1)
                 wait = backoff_s(attempt)
             if attempt < self.options.retries and self.stop.wait(wait):
-                raise InterruptedError("stopping")
+                raise Stopped("stopping")
         assert last is not None
         raise last
 
-    def _lookup(self, claim: Claim, queue: RequestQueue, limiter: SharedRateLimit, client: EQCClient) -> None:
+    def _lookup(self, claim: Claim, queue: RequestQueue, client: EQCClient) -> None:
         options = self.options
         try:
-            candidates, payload = self._call(limiter, lambda: client.search(claim.normalized_name))
-        except InterruptedError:
+            candidates, payload = self._call(lambda: client.search(claim.normalized_name))
+        except Stopped:
             queue.release([claim])
             self.stats.add(released=1)
             return
@@ -243,14 +240,14 @@ class Drain:
             responses.append((chosen.company_id, "search", claim.normalized_name, payload))
             formers = set(chosen.former_names)
             try:
-                info = self._call(limiter, lambda: client.business_info(chosen.company_id))
-                labels = self._call(limiter, lambda: client.labels(chosen.company_id))
+                info = self._call(lambda: client.business_info(chosen.company_id))
+                labels = self._call(lambda: client.labels(chosen.company_id))
                 responses += [
                     (chosen.company_id, "findDepart", chosen.company_id, info),
                     (chosen.company_id, "findLabels", chosen.company_id, labels),
                 ]
                 formers |= {name.strip() for name in str(info.get("company_former_name") or "").split(",")}
-            except (EQCError, InterruptedError) as error:  # details are extra: the match stands
+            except EQCError as error:  # details are extra: the match stands
                 if isinstance(error, TokenExpired):
                     self.stop.set()
                     self.stats.stopped_because = "token expired"
@@ -267,13 +264,29 @@ class Drain:
         try:
             queue = RequestQueue(conn, self.owner, self.options.lease_s)
             limiter = SharedRateLimit(conn, *self.options.rate_limit, run_id=self.run_id)
-            client = EQCClient(self.token or "", self.options.base_url, self.options.timeout_s)
+            prepaid = threading.Event()  # a slot taken before claiming, for the claim's first call
+
+            def throttle() -> bool:
+                if prepaid.is_set():
+                    prepaid.clear()
+                elif not limiter.acquire(self.stop.is_set):
+                    return False
+                self.stats.add(calls=1)
+                return True
+
+            client = EQCClient(self.token or "", self.options.base_url, self.options.timeout_s, throttle=throttle)
             while not self.stop.is_set() and self._take_budget():
+                # Wait for the rate limit first, claim second: a lease never ages while we wait.
+                # (Look first: a slot spent on an empty queue would delay the next drain.)
+                if not queue.has_due() or not limiter.acquire(self.stop.is_set):
+                    self._return_budget()
+                    break
+                prepaid.set()
                 claims = queue.claim(1)
                 if not claims:
                     self._return_budget()
                     break
-                self._lookup(claims[0], queue, limiter, client)
+                self._lookup(claims[0], queue, client)
             client.close()
         except Exception:
             self.stop.set()
@@ -345,9 +358,7 @@ class Drain:
             with conn.cursor() as cur:
                 cur.execute(
                     f"select request_id, normalized_name, priority, attempts from {SCHEMA}.enrichment_requests "  # noqa: S608
-                    "where (status = 'pending' and next_attempt_at <= now()) "
-                    "or (status = 'in_progress' and lease_expires_at < now()) "
-                    "order by priority desc, request_id limit %s",
+                    f"where {DUE_CONDITION} order by priority desc, request_id limit %s",
                     (limit,),
                 )
                 return cur.fetchall()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,10 @@ class TransientError(EQCError):
 
 class RequestFailed(EQCError):
     """A non-retryable answer for this one request (other 4xx, an error in a 200 body)."""
+
+
+class Stopped(EQCError):
+    """The caller's throttle declined to let another request out (the run is stopping)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,19 @@ def parse_candidates(payload: Any) -> list[Candidate]:
 class EQCClient:
     """One client per worker thread (a requests.Session is not shared between threads)."""
 
-    def __init__(self, token: str, base_url: str | None = None, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        timeout_s: float = 5.0,
+        throttle: Callable[[], bool] | None = None,
+    ) -> None:
+        """throttle runs before every HTTP request (the 403 re-send too) and may block to keep a
+        rate limit; returning False stops the request with Stopped."""
         self._token = token
         self.base_url = (base_url or base_url_from_env()).rstrip("/")
         self.timeout_s = timeout_s
+        self.throttle = throttle
         self.session = requests.Session()
 
     def __repr__(self) -> str:  # never show the token
@@ -108,6 +122,8 @@ class EQCClient:
         url = self.base_url + SEARCH_PATH + path
         headers = {"token": self._token, "Referer": self.base_url + "/", **BROWSER_HEADERS}
         for attempt in range(2):
+            if self.throttle is not None and not self.throttle():
+                raise Stopped("stopping")
             try:
                 response = self.session.get(url, params=params, headers=headers, timeout=self.timeout_s)
             except (requests.Timeout, requests.ConnectionError) as error:

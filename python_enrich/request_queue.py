@@ -26,12 +26,16 @@ class Claim:
     attempts: int
 
 
+DUE_CONDITION = """
+    (status = 'pending' and next_attempt_at <= now())
+    or (status = 'in_progress' and lease_expires_at < now())
+"""
+
 CLAIM_SQL = f"""
 with due as (
     select request_id
     from {SCHEMA}.enrichment_requests
-    where (status = 'pending' and next_attempt_at <= now())
-       or (status = 'in_progress' and lease_expires_at < now())
+    where {DUE_CONDITION}
     order by priority desc, request_id
     limit %(limit)s
     for update skip locked
@@ -63,6 +67,12 @@ class RequestQueue:
         self.conn = conn
         self.owner = owner
         self.lease_s = lease_s
+
+    def has_due(self) -> bool:
+        """Whether anything is waiting (checked before spending a rate-limit slot on a claim)."""
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(f"select exists (select 1 from {SCHEMA}.enrichment_requests where {DUE_CONDITION})")  # noqa: S608
+            return bool(cur.fetchone()[0])
 
     def claim(self, limit: int) -> list[Claim]:
         with self.conn, self.conn.cursor() as cur:

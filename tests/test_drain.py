@@ -150,6 +150,8 @@ def test_outcomes_found_not_found_review(state: DbtProject, monkeypatch: pytest.
     with sandbox_with() as sandbox:  # nothing is due any more: no budget spent on repeats
         assert run_drain(monkeypatch, sandbox, "--budget", "10") == 0
         assert search_calls(sandbox) == 0
+    # The shared rate limit counted exactly the calls made: 4 searches and 2 token checks.
+    assert state.query("select count(*) from enrichment.eqc_calls") == [(6,)]
 
 
 def test_details_store_responses_and_former_names(state: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:
