@@ -201,6 +201,11 @@ class Drain:
         assert last is not None
         raise last
 
+    def _token_died(self) -> None:
+        """401 or TokenExpired: every worker stops; unfinished claims go back to the queue."""
+        self.stats.stopped_because = "token expired"
+        self.stop.set()
+
     def _lookup(self, claim: Claim, queue: RequestQueue, client: EQCClient) -> None:
         options = self.options
         try:
@@ -210,8 +215,7 @@ class Drain:
             self.stats.add(released=1)
             return
         except TokenExpired:
-            self.stop.set()
-            self.stats.stopped_because = "token expired"
+            self._token_died()
             queue.release([claim])
             self.stats.add(released=1)
             return
@@ -249,8 +253,7 @@ class Drain:
                 formers |= {name.strip() for name in str(info.get("company_former_name") or "").split(",")}
             except EQCError as error:  # details are extra: the match stands
                 if isinstance(error, TokenExpired):
-                    self.stop.set()
-                    self.stats.stopped_because = "token expired"
+                    self._token_died()
                 log.warning("details for request %s incomplete: %s", claim.request_id, type(error).__name__)
             for former in sorted(formers):
                 key = normalize_company_name(former)
