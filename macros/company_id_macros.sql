@@ -7,6 +7,10 @@
   {{- return(var('enrichment_schema', 'enrichment')) -}}
 {% endmacro %}
 
+{% macro _postgres_only(macro_name) %}
+  {{- exceptions.raise_compiler_error(macro_name ~ " supports PostgreSQL only, not " ~ target.type) -}}
+{% endmacro %}
+
 {% macro _require_sql_expression(macro_name, expr) %}
   {%- if expr is not string or expr | trim == '' -%}
     {{ exceptions.raise_compiler_error(
@@ -20,7 +24,7 @@
 {% endmacro %}
 
 {% macro default__normalize_company_name(expr) %}
-  {{- exceptions.raise_compiler_error("normalize_company_name supports PostgreSQL only, not " ~ target.type) -}}
+  {{- _postgres_only('normalize_company_name') -}}
 {% endmacro %}
 
 {% macro postgres__normalize_company_name(expr) %}
@@ -37,7 +41,7 @@
 {% endmacro %}
 
 {% macro default__temp_company_id(expr, normalized=false) %}
-  {{- exceptions.raise_compiler_error("temp_company_id supports PostgreSQL only, not " ~ target.type) -}}
+  {{- _postgres_only('temp_company_id') -}}
 {% endmacro %}
 
 {% macro postgres__temp_company_id(expr, normalized=false) %}

@@ -10,7 +10,7 @@
 {% endmacro %}
 
 {% macro default__create_enrichment_functions() %}
-  {{ exceptions.raise_compiler_error("company_enrichment supports PostgreSQL only, not " ~ target.type) }}
+  {{- _postgres_only('create_enrichment_functions') -}}
 {% endmacro %}
 
 {% macro postgres__create_enrichment_functions() %}

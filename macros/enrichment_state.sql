@@ -108,7 +108,7 @@ alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
 {% endmacro %}
 
 {% macro default__create_enrichment_state() %}
-  {{ exceptions.raise_compiler_error("company_enrichment supports PostgreSQL only, not " ~ target.type) }}
+  {{- _postgres_only('create_enrichment_state') -}}
 {% endmacro %}
 
 {% macro postgres__create_enrichment_state() %}

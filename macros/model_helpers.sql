@@ -3,6 +3,14 @@
   placeholders (N/A, NULL, NAN, 0, -, ...) become NULL.
 #}
 {% macro clean_company_code(expr) %}
+  {{- return(adapter.dispatch('clean_company_code', 'company_enrichment')(expr)) -}}
+{% endmacro %}
+
+{% macro default__clean_company_code(expr) %}
+  {{- _postgres_only('clean_company_code') -}}
+{% endmacro %}
+
+{% macro postgres__clean_company_code(expr) %}
   {{- _require_sql_expression('clean_company_code', expr) -}}
   case
       when trim({{ expr }}) ~ '^[0-9]+$' and trim({{ expr }}) !~ '^0+$' then trim({{ expr }})
@@ -14,6 +22,14 @@
   once per row (a table has far fewer distinct names than rows). NULL and '' share the key ''.
 #}
 {% macro with_normalized_name(relation, column) %}
+  {{- return(adapter.dispatch('with_normalized_name', 'company_enrichment')(relation, column)) -}}
+{% endmacro %}
+
+{% macro default__with_normalized_name(relation, column) %}
+  {{- _postgres_only('with_normalized_name') -}}
+{% endmacro %}
+
+{% macro postgres__with_normalized_name(relation, column) %}
   {{- _require_sql_expression('with_normalized_name', relation) -}}
   {{- _require_sql_expression('with_normalized_name', column) -}}
     select

@@ -18,6 +18,15 @@
     raw_name='customer_name',
     asset_volume=none
 ) %}
+  {{- return(adapter.dispatch('resolve_company_keys', 'company_enrichment')(
+      relation, plan_code, normalized_name, existing_code, raw_name, asset_volume)) -}}
+{% endmacro %}
+
+{% macro default__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none) %}
+  {{- _postgres_only('resolve_company_keys') -}}
+{% endmacro %}
+
+{% macro postgres__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none) %}
   {%- if relation is none or (relation | string | trim) == '' -%}
     {{ exceptions.raise_compiler_error("resolve_company_keys(relation, ...) needs a relation, e.g. ref('stg_x')") }}
   {%- endif -%}

@@ -5,6 +5,14 @@
 #}
 
 {% macro upsert_backflow_into_cache(relation) %}
+  {{- return(adapter.dispatch('upsert_backflow_into_cache', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__upsert_backflow_into_cache(relation) %}
+  {{- _postgres_only('upsert_backflow_into_cache') -}}
+{% endmacro %}
+
+{% macro postgres__upsert_backflow_into_cache(relation) %}
   {%- set s = enrichment_schema() -%}
 insert into {{ s }}.company_name_index as cache
     (key_type, lookup_key, company_id, match_type, confidence, source)
@@ -17,6 +25,14 @@ where cache.company_id = excluded.company_id and cache.confidence < excluded.con
 {% endmacro %}
 
 {% macro register_temporary_ids_and_enqueue(relation) %}
+  {{- return(adapter.dispatch('register_temporary_ids_and_enqueue', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__register_temporary_ids_and_enqueue(relation) %}
+  {{- _postgres_only('register_temporary_ids_and_enqueue') -}}
+{% endmacro %}
+
+{% macro postgres__register_temporary_ids_and_enqueue(relation) %}
   {%- set s = enrichment_schema() -%}
 -- Remember every temporary id issued (for temp_id_replacements).
 insert into {{ s }}.temporary_ids as issued (temp_id, normalized_name, row_count)
@@ -53,6 +69,14 @@ where request.status = 'pending'
 {% endmacro %}
 
 {% macro mark_replaced_temporary_ids(relation) %}
+  {{- return(adapter.dispatch('mark_replaced_temporary_ids', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__mark_replaced_temporary_ids(relation) %}
+  {{- _postgres_only('mark_replaced_temporary_ids') -}}
+{% endmacro %}
+
+{% macro postgres__mark_replaced_temporary_ids(relation) %}
   {%- set s = enrichment_schema() -%}
 update {{ s }}.temporary_ids as issued
 set replaced_by_company_id = replacement.company_id, replaced_at = now()
@@ -62,6 +86,14 @@ where issued.temp_id = replacement.temp_id
 {% endmacro %}
 
 {% macro log_build_statistics(relation) %}
+  {{- return(adapter.dispatch('log_build_statistics', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__log_build_statistics(relation) %}
+  {{- _postgres_only('log_build_statistics') -}}
+{% endmacro %}
+
+{% macro postgres__log_build_statistics(relation) %}
   {%- set s = enrichment_schema() -%}
 insert into {{ s }}.run_log (run_kind, invocation_id, started_at, finished_at, status, details)
 select 'build', '{{ invocation_id }}', cast('{{ run_started_at }}' as timestamptz), now(), 'success',
