@@ -75,3 +75,39 @@
     group by {{ columns | join(', ') }}
     having count(*) > 1
 {% endtest %}
+
+{#
+  Every row of a domain with its resolution attached: the row's columns, then company_id,
+  company_id_source, company_id_confidence, is_temporary_id. keys is the domain's
+  resolve_company_keys model; the join keys must match the ones given to it.
+#}
+{% macro attach_company_ids(rows, keys, columns, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id') %}
+  {{- return(adapter.dispatch('attach_company_ids', 'company_enrichment')(
+      rows, keys, columns, plan_code, normalized_name, existing_code)) -}}
+{% endmacro %}
+
+{% macro default__attach_company_ids(rows, keys, columns, plan_code, normalized_name, existing_code) %}
+  {{- _postgres_only('attach_company_ids') -}}
+{% endmacro %}
+
+{% macro postgres__attach_company_ids(rows, keys, columns, plan_code, normalized_name, existing_code) %}
+  {%- if columns is string or columns | length == 0 -%}
+    {{ exceptions.raise_compiler_error("attach_company_ids(rows, keys, columns): columns must be a non-empty list") }}
+  {%- endif -%}
+    select
+        {%- for column in columns %}
+        rows_.{{ column }},
+        {%- endfor %}
+        company_keys.company_id,
+        company_keys.company_id_source,
+        company_keys.company_id_confidence,
+        company_keys.is_temporary_id
+
+    from {{ rows }} as rows_
+
+    inner join {{ keys }} as company_keys
+        on
+            coalesce(rows_.{{ plan_code }}, '') = company_keys.plan_key
+            and rows_.{{ normalized_name }} = company_keys.normalized_name
+            and coalesce(rows_.{{ existing_code }}, '') = company_keys.code_key
+{%- endmacro %}

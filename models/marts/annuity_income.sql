@@ -15,27 +15,16 @@ company_keys as (
 
 final as (
 
-    select
-        rows_.report_month,
-        rows_.plan_code,
-        rows_.customer_name,
-        rows_.company_code_raw,
-        rows_.existing_company_id,
-        rows_.income_amount,
-        rows_.business_type,
-        rows_.customer_name_normalized,
-        company_keys.company_id,
-        company_keys.company_id_source,
-        company_keys.company_id_confidence,
-        company_keys.is_temporary_id
-
-    from rows_
-
-    inner join company_keys
-        on
-            coalesce(rows_.plan_code, '') = company_keys.plan_key
-            and rows_.customer_name_normalized = company_keys.normalized_name
-            and coalesce(rows_.existing_company_id, '') = company_keys.code_key
+    {{ attach_company_ids('rows_', 'company_keys', [
+        'report_month',
+        'plan_code',
+        'customer_name',
+        'company_code_raw',
+        'existing_company_id',
+        'income_amount',
+        'business_type',
+        'customer_name_normalized',
+    ]) }}
 
 )
 

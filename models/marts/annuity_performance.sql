@@ -15,33 +15,22 @@ company_keys as (
 
 final as (
 
-    select
-        rows_.report_month,
-        rows_.plan_code,
-        rows_.plan_type,
-        rows_.customer_name,
-        rows_.annuity_account_name,
-        rows_.annuity_account_number,
-        rows_.group_customer_number,
-        rows_.company_code_raw,
-        rows_.existing_company_id,
-        rows_.starting_assets,
-        rows_.ending_assets,
-        rows_.contribution,
-        rows_.business_type,
-        rows_.customer_name_normalized,
-        company_keys.company_id,
-        company_keys.company_id_source,
-        company_keys.company_id_confidence,
-        company_keys.is_temporary_id
-
-    from rows_
-
-    inner join company_keys
-        on
-            coalesce(rows_.plan_code, '') = company_keys.plan_key
-            and rows_.customer_name_normalized = company_keys.normalized_name
-            and coalesce(rows_.existing_company_id, '') = company_keys.code_key
+    {{ attach_company_ids('rows_', 'company_keys', [
+        'report_month',
+        'plan_code',
+        'plan_type',
+        'customer_name',
+        'annuity_account_name',
+        'annuity_account_number',
+        'group_customer_number',
+        'company_code_raw',
+        'existing_company_id',
+        'starting_assets',
+        'ending_assets',
+        'contribution',
+        'business_type',
+        'customer_name_normalized',
+    ]) }}
 
 )
 
