@@ -21,11 +21,11 @@ from typing import Any
 
 import psycopg2
 from psycopg2 import sql
-from psycopg2.extras import execute_values
 
 from python_enrich.db import connect
 from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
+from python_enrich.request_queue import upsert_cache
 
 STATE_SCHEMA = "enrichment"
 NAME_TYPES = ("customer_name", "former_name")
@@ -95,18 +95,6 @@ def convert(rows: list[tuple[Any, ...]]) -> tuple[list[CacheEntry], Counter[str]
     return list(best.values()), skipped
 
 
-UPSERT = """
-insert into {schema}.company_name_index as cache
-    (key_type, lookup_key, company_id, match_type, confidence, source)
-values %s
-on conflict (key_type, lookup_key) do update
-set company_id = excluded.company_id, match_type = excluded.match_type,
-    confidence = excluded.confidence, source = excluded.source, updated_at = now()
-where excluded.confidence > cache.confidence
-returning (xmax = 0) as inserted
-"""
-
-
 def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, Any]:
     conn = connect()
     try:
@@ -127,18 +115,23 @@ def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, An
             rows = cur.fetchall()
             entries, skipped = convert(rows)
             inserted = updated = 0
-            if entries and not dry_run:
-                results = execute_values(
+            if not dry_run:
+                inserted, updated = upsert_cache(
                     cur,
-                    sql.SQL(UPSERT).format(schema=sql.Identifier(STATE_SCHEMA)).as_string(cur),
                     [
-                        (e.key_type, e.lookup_key, e.company_id, e.match_type, e.confidence, "legacy_import")
+                        (
+                            e.key_type,
+                            e.lookup_key,
+                            e.company_id,
+                            None,
+                            None,
+                            e.match_type,
+                            e.confidence,
+                            "legacy_import",
+                        )
                         for e in entries
                     ],
-                    fetch=True,
                 )
-                inserted = sum(1 for (is_new,) in results if is_new)
-                updated = len(results) - inserted
             summary = {
                 "read": len(rows),
                 "usable": len(entries),

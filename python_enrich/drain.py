@@ -279,17 +279,12 @@ class Drain:
 
             client = EQCClient(self.token or "", self.options.base_url, self.options.timeout_s, throttle=throttle)
             while not self.stop.is_set() and self._take_budget():
-                # Wait for the rate limit first, claim second: a lease never ages while we wait.
-                # (Look first: a slot spent on an empty queue would delay the next drain.)
-                if not queue.has_due() or not limiter.acquire(self.stop.is_set):
+                claim = limiter.acquire_with_claim(queue, self.stop.is_set)
+                if claim is None:
                     self._return_budget()
                     break
-                prepaid.set()
-                claims = queue.claim(1)
-                if not claims:
-                    self._return_budget()
-                    break
-                self._lookup(claims[0], queue, client)
+                prepaid.set()  # the claim's first request uses the slot just taken
+                self._lookup(claim, queue, client)
             client.close()
         except Exception:
             self.stop.set()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extensions import connection as Connection
+from psycopg2.extras import execute_values
 
 SCHEMA = "enrichment"
 # The partial unique index and the dbt models use these statuses; see macros/enrichment_state.sql.
@@ -48,16 +50,28 @@ where request.request_id = due.request_id
 returning request.request_id, request.normalized_name, request.raw_name_example, request.attempts
 """  # noqa: S608 - the schema is our constant
 
+# The one statement every Python writer of the cache uses: it never replaces a more confident entry.
 UPSERT_CACHE_SQL = f"""
 insert into {SCHEMA}.company_name_index as cache
     (key_type, lookup_key, company_id, official_name, credit_code, match_type, confidence, source)
-values (%s, %s, %s, %s, %s, %s, %s, 'eqc')
+values %s
 on conflict (key_type, lookup_key) do update
 set company_id = excluded.company_id, official_name = excluded.official_name,
     credit_code = excluded.credit_code, match_type = excluded.match_type,
     confidence = excluded.confidence, source = excluded.source, updated_at = now()
 where excluded.confidence > cache.confidence
+returning (xmax = 0) as inserted
 """  # noqa: S608
+
+
+def upsert_cache(cur: Any, entries: list[tuple[Any, ...]]) -> tuple[int, int]:
+    """Write (key_type, lookup_key, company_id, official_name, credit_code, match_type, confidence,
+    source) rows; returns (inserted, replaced); entries the cache holds more confidently are kept."""
+    if not entries:
+        return 0, 0
+    results = execute_values(cur, UPSERT_CACHE_SQL, entries, fetch=True)
+    inserted = sum(1 for (is_new,) in results if is_new)
+    return inserted, len(results) - inserted
 
 
 class RequestQueue:
@@ -68,16 +82,11 @@ class RequestQueue:
         self.owner = owner
         self.lease_s = lease_s
 
-    def has_due(self) -> bool:
-        """Whether anything is waiting (checked before spending a rate-limit slot on a claim)."""
-        with self.conn, self.conn.cursor() as cur:
-            cur.execute(f"select exists (select 1 from {SCHEMA}.enrichment_requests where {DUE_CONDITION})")  # noqa: S608
-            return bool(cur.fetchone()[0])
-
-    def claim(self, limit: int) -> list[Claim]:
-        with self.conn, self.conn.cursor() as cur:
-            cur.execute(CLAIM_SQL, {"limit": limit, "owner": self.owner, "lease_s": self.lease_s})
-            return [Claim(*row) for row in cur.fetchall()]
+    def claim_in(self, cur: Any) -> Claim | None:
+        """Claim the highest-priority due request inside the caller's transaction."""
+        cur.execute(CLAIM_SQL, {"limit": 1, "owner": self.owner, "lease_s": self.lease_s})
+        row = cur.fetchone()
+        return Claim(*row) if row else None
 
     def _finish(self, cur: Any, claim: Claim, status: str, **fields: Any) -> bool:
         assignments = ", ".join(f"{name} = %({name})s" for name in fields)
@@ -94,8 +103,7 @@ class RequestQueue:
     ) -> bool:
         """Cache entries and the request's completion in one transaction: both or neither."""
         with self.conn, self.conn.cursor() as cur:
-            for entry in entries:
-                cur.execute(UPSERT_CACHE_SQL, entry)
+            upsert_cache(cur, [(*entry, "eqc") for entry in entries])
             for company, endpoint, key, body in responses:
                 cur.execute(
                     f"insert into {SCHEMA}.eqc_responses (company_id, endpoint, request_key, body) "  # noqa: S608
@@ -153,8 +161,17 @@ class SharedRateLimit:
         self.window_s = window_s + margin_s
         self.run_id = run_id
 
-    def acquire(self, should_stop: Any = lambda: False) -> bool:
+    def acquire(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Block until a slot is ours; False if should_stop() turned true while waiting."""
+        return self._acquire(should_stop, lambda cur: True) is not None
+
+    def acquire_with_claim(self, queue: RequestQueue, should_stop: Callable[[], bool]) -> Claim | None:
+        """Wait for a slot, then claim the next due request in the same transaction: the slot is
+        spent only if a request was claimed, and a lease never ages while we wait for the limit.
+        None when nothing is due or we are stopping."""
+        return self._acquire(should_stop, queue.claim_in)
+
+    def _acquire(self, should_stop: Callable[[], bool], work: Callable[[Any], Any]) -> Any:
         while not should_stop():
             with self.conn, self.conn.cursor() as cur:
                 cur.execute("select pg_advisory_xact_lock(%s)", (self.LOCK_KEY,))
@@ -165,12 +182,15 @@ class SharedRateLimit:
                 )
                 count, oldest, now = cur.fetchone()
                 if count < self.limit:
+                    result = work(cur)
+                    if not result:
+                        return None
                     cur.execute(f"insert into {SCHEMA}.eqc_calls (run_id) values (%s)", (self.run_id,))  # noqa: S608
                     if count == 0:  # keep the table small
                         cur.execute(
                             f"delete from {SCHEMA}.eqc_calls where called_at < clock_timestamp() - interval '1 day'"  # noqa: S608
                         )
-                    return True
+                    return result
                 wait = (oldest - now).total_seconds() + self.window_s
             time.sleep(min(max(wait, 0.01), 1.0))
-        return False
+        return None

@@ -290,6 +290,8 @@ def test_four_drains_at_once_share_the_rate_limit_and_never_repeat(state: DbtPro
     assert counts["search"] == {"200": len(names)}  # each name looked up exactly once, never a 429
     assert counts["searchAll"] == {"200": 4}
     assert busiest <= limit
+    # Slots were spent on real calls only (none on claims that found the queue empty).
+    assert state.query("select count(*) from enrichment.eqc_calls") == [(len(names) + 4,)]
     assert TOKEN not in log.read_text()
 
 
