@@ -23,12 +23,13 @@ from typing import Any
 import psycopg2
 
 from python_enrich import run_dbt, sample
+from python_enrich.cli_types import millisecond_range, rate_limit
 from python_enrich.companies import build_companies
 from python_enrich.db import libpq_options_with_salt, temporary_database
-from python_enrich.drain import Drain, DrainOptions, parse_rate_limit
+from python_enrich.drain import Drain, DrainOptions
 from python_enrich.normalization import normalize_company_name
 from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
-from python_enrich.sandbox import SandboxConfig, SandboxServer, _range
+from python_enrich.sandbox import SandboxConfig, SandboxServer
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 
@@ -216,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     warehouse.add_argument("--json", action="store_true")
     drain_bench = commands.add_parser("drain", help="the drain against a sandbox with latency and a rate limit")
     drain_bench.add_argument("--names", type=int, default=600)
-    drain_bench.add_argument("--rate-limit", type=parse_rate_limit, default=(60, 60.0))
-    drain_bench.add_argument("--latency-ms", type=_range, default=(500, 2000))
+    drain_bench.add_argument("--rate-limit", type=rate_limit, default=(60, 60.0))
+    drain_bench.add_argument("--latency-ms", type=millisecond_range, default=(500, 2000))
     drain_bench.add_argument("--concurrency", type=int, default=4)
     drain_bench.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

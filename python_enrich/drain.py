@@ -26,6 +26,7 @@ from typing import Any
 import psycopg2
 
 from python_enrich import db
+from python_enrich.cli_types import rate_limit
 from python_enrich.eqc_client import (
     Candidate,
     EQCClient,
@@ -414,17 +415,6 @@ class ProgressReporter:
                 print(file=sys.stderr)
 
 
-def parse_rate_limit(text: str) -> tuple[int, float]:
-    count, _, window = text.partition("/")
-    try:
-        limit = (int(count), float(window))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected REQUESTS/SECONDS such as 10/60, got {text!r}") from None
-    if limit[0] < 1 or limit[1] <= 0:
-        raise argparse.ArgumentTypeError("the rate limit needs at least 1 request per a positive window")
-    return limit
-
-
 def parse_confidence(text: str) -> dict[str, float]:
     """'exact=1,fuzzy=0.8,pinyin=0.6,other=0.7' (any subset)."""
     result = dict(DEFAULT_CONFIDENCE)
@@ -445,9 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.drain", description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, required=True, help="most registry lookups (names) this run; 0: none")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
-    parser.add_argument(
-        "--rate-limit", type=parse_rate_limit, default=(10, 60.0), help="R/W: R calls per W s, all drains"
-    )
+    parser.add_argument("--rate-limit", type=rate_limit, default=(10, 60.0), help="R/W: R calls per W s, all drains")
     parser.add_argument(
         "--details", action="store_true", help="also fetch business info and labels; keep raw responses"
     )

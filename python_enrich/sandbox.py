@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from python_enrich.cli_types import fraction, millisecond_range, rate_limit
 from python_enrich.registry import Registry, build_registry, dump_registry, load_registry
 from python_enrich.sample import DEFAULT_ROWS, sample_size
 
@@ -338,13 +339,6 @@ class SandboxServer:
 
 
 # -- command line ---------------------------------------------------------------------------
-def _range(text: str) -> tuple[int, int]:
-    low, _, high = text.partition("..")
-    if not low.isdigit() or not (high or low).isdigit() or int(high or low) < int(low):
-        raise argparse.ArgumentTypeError(f"expected MIN..MAX in milliseconds, got {text!r}")
-    return int(low), int(high or low)
-
-
 def parse_latency(text: str) -> dict[str, tuple[int, int]]:
     """'500..2000' for every endpoint, or 'search=500..2000,findDepart=100..300'."""
     result: dict[str, tuple[int, int]] = {}
@@ -352,26 +346,8 @@ def parse_latency(text: str) -> dict[str, tuple[int, int]]:
         name, _, spec = part.rpartition("=")
         if name and name not in ENDPOINT_NAMES:
             raise argparse.ArgumentTypeError(f"unknown endpoint {name!r}; use one of {', '.join(ENDPOINT_NAMES)}")
-        result[name or "*"] = _range(spec)
+        result[name or "*"] = millisecond_range(spec)
     return result
-
-
-def parse_rate_limit(text: str) -> tuple[int, float]:
-    count, _, window = text.partition("/")
-    try:
-        parsed = int(count), float(window)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected REQUESTS/SECONDS such as 60/60, got {text!r}") from None
-    if parsed[0] < 1 or parsed[1] <= 0:
-        raise argparse.ArgumentTypeError("the rate limit needs at least 1 request per a positive window")
-    return parsed
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("expected a rate between 0 and 1")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -384,12 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--registry", type=Path, help="load the registry from a JSON file instead")
     add("--write-registry", type=Path, help="write the generated registry as JSON (to edit and --registry it) and exit")
     add("--latency-ms", type=parse_latency, default={}, help="MIN..MAX, or endpoint=MIN..MAX,...")
-    add("--rate-limit", type=parse_rate_limit, help="sliding window, e.g. 60/60 (429 + Retry-After beyond)")
-    add("--fault-rate", type=_fraction, default=0.0, help="share of API calls that fail")
+    add("--rate-limit", type=rate_limit, help="sliding window, e.g. 60/60 (429 + Retry-After beyond)")
+    add("--fault-rate", type=fraction, default=0.0, help="share of API calls that fail")
     add("--faults", default=",".join(FAULT_KINDS), help="kinds of faults: 5xx, slow, drop")
     add("--fault-seed", type=int, default=1)
     add("--slow-ms", type=int, default=10_000, help="how long a 'slow' fault stalls")
-    add("--quirk-403-rate", type=_fraction, default=0.0, help="share of calls with a Referer answered 403")
+    add("--quirk-403-rate", type=fraction, default=0.0, help="share of calls with a Referer answered 403")
     add("--token-idle-s", type=float, default=1800.0, help="idle time after which a token expires")
     add("--expiry-style", choices=["401", "body"], default="401", help='401, or 200 {"error": "TokenExpired"}')
     add("--token", action="append", default=[], help="a token accepted from the start (repeatable)")
