@@ -33,15 +33,18 @@
   {%- for argument in [plan_code, normalized_name, existing_code, raw_name] -%}
     {{- _require_sql_expression('resolve_company_keys', argument) -}}
   {%- endfor -%}
-  {%- set tiers = [
-      ('plan_override', 'plan_override.company_id', '1.0'),
-      ('hardcode_override', 'hardcode_override.company_id', '1.0'),
-      ('name_override', 'name_override.company_id', '1.0'),
-      ('cache_plan_customer', 'cache_plan_customer.company_id', 'cache_plan_customer.confidence'),
-      ('cache_customer_name', 'cache_customer_name.company_id', 'cache_customer_name.confidence'),
-      ('cache_former_name', 'cache_former_name.company_id', 'cache_former_name.confidence'),
-      ('cache_plan_code', 'cache_plan_code.company_id', 'cache_plan_code.confidence'),
+  {%- set override_tiers = ['plan_override', 'hardcode_override', 'name_override'] -%}
+  {#- Cache key types, most specific first, with the key a row looks itself up by. -#}
+  {%- set cache_keys = [
+      ('plan_customer', "keys.plan_key || '|' || keys.normalized_name"),
+      ('customer_name', 'keys.normalized_name'),
+      ('former_name', 'keys.normalized_name'),
+      ('plan_code', 'keys.plan_key'),
   ] -%}
+  {%- set tiers = override_tiers[:] -%}
+  {%- for key_type, _ in cache_keys -%}
+    {%- do tiers.append('cache_' ~ key_type) -%}
+  {%- endfor -%}
 with
 
 keys as (
@@ -83,10 +86,10 @@ matched as (
 
     select
         keys.*,
-        {%- for tier, company_id, confidence in tiers %}
-        {{ tier }}.{{ 'match_key' if 'override' in tier else 'lookup_key' }} is not null as has_{{ tier }},
-        {{ company_id }} as {{ tier }}_id,
-        {{ confidence }} as {{ tier }}_confidence,
+        {%- for tier in tiers %}
+        {{ tier }}.{{ 'match_key' if tier in override_tiers else 'lookup_key' }} is not null as has_{{ tier }},
+        {{ tier }}.company_id as {{ tier }}_id,
+        {{ '1.0' if tier in override_tiers else tier ~ '.confidence' }} as {{ tier }}_confidence,
         {%- endfor %}
         keys.code_key <> '' as has_existing_code
 
@@ -111,26 +114,16 @@ matched as (
             name_override.override_type = 'name'
             and keys.normalized_name = name_override.match_key
 
-    left join cache as cache_plan_customer
-        on
-            cache_plan_customer.key_type = 'plan_customer'
-            and cache_plan_customer.lookup_key = keys.plan_key || '|' || keys.normalized_name
+    {%- for key_type, row_key in cache_keys %}
 
-    left join cache as cache_customer_name
+    left join cache as cache_{{ key_type }}
         on
-            cache_customer_name.key_type = 'customer_name'
-            and keys.normalized_name = cache_customer_name.lookup_key
-
-    left join cache as cache_former_name
-        on
-            cache_former_name.key_type = 'former_name'
-            and keys.normalized_name = cache_former_name.lookup_key
-
-    left join cache as cache_plan_code
-        on
-            cache_plan_code.key_type = 'plan_code'
-            and keys.plan_key = cache_plan_code.lookup_key
+            cache_{{ key_type }}.key_type = '{{ key_type }}'
+            and {{ row_key }} = cache_{{ key_type }}.lookup_key
+            {%- if key_type == 'plan_code' %}
             and collective_plans.plan_code is null
+            {%- endif %}
+    {%- endfor %}
 
 ),
 
@@ -139,7 +132,7 @@ tiered as (
     select
         *,
         case
-            {%- for tier, _, _ in tiers %}
+            {%- for tier in tiers %}
             when has_{{ tier }} then '{{ tier }}'
             {%- endfor %}
             when has_existing_code then 'existing_code'
@@ -162,14 +155,14 @@ final as (
         raw_name_example,
         company_id_source,
         case company_id_source
-            {%- for tier, _, _ in tiers %}
+            {%- for tier in tiers %}
             when '{{ tier }}' then {{ tier }}_id
             {%- endfor %}
             when 'existing_code' then code_key
             when 'temporary' then {{ temp_company_id('normalized_name', normalized=true) }}
         end as company_id,
         cast(case company_id_source
-            {%- for tier, _, _ in tiers %}
+            {%- for tier in tiers %}
             when '{{ tier }}' then {{ tier }}_confidence
             {%- endfor %}
             when 'existing_code' then {{ var('existing_code_confidence') }}
