@@ -25,9 +25,8 @@ from psycopg2 import sql
 from python_enrich.db import connect
 from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
-from python_enrich.request_queue import upsert_cache
+from python_enrich.request_queue import SCHEMA, upsert_cache
 
-STATE_SCHEMA = "enrichment"
 NAME_TYPES = ("customer_name", "former_name")
 
 
@@ -100,7 +99,7 @@ def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, An
     try:
         with conn, conn.cursor() as cur:
             cur.execute(
-                "select to_regclass(%s), to_regclass(%s)", (f"{schema}.{table}", f"{STATE_SCHEMA}.company_name_index")
+                "select to_regclass(%s), to_regclass(%s)", (f"{schema}.{table}", f"{SCHEMA}.company_name_index")
             )
             old_table, our_table = cur.fetchone()
             if old_table is None:
@@ -146,7 +145,7 @@ def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, An
                     sql.SQL(
                         "insert into {}.run_log (run_kind, finished_at, status, details) "
                         "values ('import', now(), 'success', %s)"
-                    ).format(sql.Identifier(STATE_SCHEMA)),
+                    ).format(sql.Identifier(SCHEMA)),
                     (json.dumps(summary, ensure_ascii=False),),
                 )
             if dry_run:

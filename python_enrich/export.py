@@ -14,19 +14,20 @@ from pathlib import Path
 
 from python_enrich.db import connect
 from python_enrich.errors import read_warehouse
+from python_enrich.request_queue import SCHEMA
 
 COLUMNS = [
     "company_name", "temporary_id", "first_seen", "occurrence_count",
     "normalized_name", "performance_rows", "income_rows", "asset_volume", "impact_rank",
 ]  # fmt: skip
 
-QUERY = """
+QUERY = f"""
 select u.raw_name_example, u.temporary_id, coalesce(t.first_seen_at, now()), u.row_count,
     u.normalized_name, u.performance_rows, u.income_rows, u.asset_volume, u.impact_rank
 from marts.unresolved_names as u
-left join enrichment.temporary_ids as t on t.temp_id = u.temporary_id
+left join {SCHEMA}.temporary_ids as t on t.temp_id = u.temporary_id
 order by u.impact_rank, u.normalized_name
-"""
+"""  # noqa: S608 - the schema is our constant
 
 
 def export_unresolved(out: Path, bom: bool = False) -> int:

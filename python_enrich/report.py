@@ -18,9 +18,9 @@ from typing import Any
 
 from python_enrich.db import connect
 from python_enrich.errors import read_warehouse
+from python_enrich.request_queue import SCHEMA
 from python_enrich.summary import DOMAINS, TIERS
 
-SCHEMA = "enrichment"
 CACHE_TIERS = {t for t in TIERS if t.startswith("cache_")}
 COLORS = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395"]
 

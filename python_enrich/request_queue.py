@@ -15,9 +15,8 @@ from typing import Any
 from psycopg2.extensions import connection as Connection
 from psycopg2.extras import execute_values
 
+# The schema dbt's on-run-start creates for the durable state (dbt var enrichment_schema).
 SCHEMA = "enrichment"
-# The partial unique index and the dbt models use these statuses; see macros/enrichment_state.sql.
-ACTIVE_STATUSES = ("pending", "in_progress")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from python_enrich.request_queue import SCHEMA
+
 # The documented company_id_source values, in resolution order.
 TIERS = (
     "plan_override", "hardcode_override", "name_override", "cache_plan_customer", "cache_customer_name",
@@ -17,7 +19,7 @@ def fetch_tier_counts(cur: Any) -> dict[tuple[str, str], int]:
     return {(domain, tier): int(rows) for domain, tier, rows in cur.fetchall()}
 
 
-def fetch_state_counts(cur: Any, schema: str = "enrichment") -> dict[str, int]:
+def fetch_state_counts(cur: Any, schema: str = SCHEMA) -> dict[str, int]:
     cur.execute(
         f"select (select count(*) from {schema}.company_name_index), "  # noqa: S608 - schema is ours
         f"(select count(*) from {schema}.enrichment_requests where status = 'pending'), "
