@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from python_enrich.eqc_client import SEARCH_PATH, EQCClient, EQCError, TokenExpired, base_url_from_env, mask_token
+from python_enrich.eqc.client import SEARCH_PATH, EQCClient, EQCError, TokenExpired, base_url_from_env, mask_token
 from python_enrich.errors import first_line
 from python_enrich.token_store import default_env_file, read_token, save_token
 

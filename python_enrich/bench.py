@@ -27,9 +27,9 @@ from python_enrich.cli_types import millisecond_range, rate_limit
 from python_enrich.companies import build_companies
 from python_enrich.db import libpq_options_with_salt, temporary_database
 from python_enrich.drain import Drain, DrainOptions
+from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
 from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
-from python_enrich.sandbox import SandboxConfig, SandboxServer
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 

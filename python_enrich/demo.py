@@ -17,9 +17,9 @@ from typing import Any
 from python_enrich import report, run_dbt, sample, summary
 from python_enrich.db import cursor
 from python_enrich.drain import Drain, DrainOptions
+from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.paths import PROJECT_DIR
 from python_enrich.pgcluster import SetupError, ensure_server
-from python_enrich.sandbox import SandboxConfig, SandboxServer
 from python_enrich.temp_id import salt_from_env
 
 # The sandbox stands in for EQC with real latency and a rate limit, fast enough for a demo.

@@ -27,7 +27,7 @@ import psycopg2
 
 from python_enrich import db
 from python_enrich.cli_types import rate_limit
-from python_enrich.eqc_client import (
+from python_enrich.eqc.client import (
     Candidate,
     EQCClient,
     EQCError,

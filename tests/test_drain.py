@@ -15,9 +15,9 @@ import pytest
 
 from python_enrich import drain
 from python_enrich.companies import build_companies
-from python_enrich.eqc_client import Candidate
+from python_enrich.eqc.client import Candidate
+from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
-from python_enrich.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import DbtProject
 
 COMPANIES = build_companies(200, seed=42)
