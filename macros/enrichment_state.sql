@@ -100,6 +100,14 @@ alter table " ~ s ~ ".run_log drop constraint if exists run_log_run_kind_check;
 alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
     check (run_kind in ('build', 'drain', 'import', 'report'));
 "},
+    {'version': 5, 'description': 'queue: name indexes on a hash of the name (names of any length)', 'sql': "
+-- A btree entry holds at most 2,704 bytes: index a hash of the name, so that any name queues.
+drop index if exists " ~ s ~ ".enrichment_requests_one_active;
+create unique index if not exists enrichment_requests_one_active_hash
+    on " ~ s ~ ".enrichment_requests (md5(normalized_name)) where status in ('pending', 'in_progress');
+drop index if exists " ~ s ~ ".enrichment_requests_name;
+create index if not exists enrichment_requests_name_hash on " ~ s ~ ".enrichment_requests using hash (normalized_name);
+"},
   ]) -}}
 {% endmacro %}
 

@@ -40,7 +40,8 @@ select temporary_id, normalized_name, row_count from {{ relation }}
 on conflict (temp_id) do update
 set row_count = excluded.row_count, last_seen_at = now(), replaced_by_company_id = null, replaced_at = null;
 
--- Queue each unresolved name once (the partial unique index allows one active request per name),
+-- Queue each unresolved name once (the partial unique index on the name's md5 allows one active
+-- request per name, whatever its length),
 -- skipping names already looked up: found, or not found / failed until their retry time.
 insert into {{ s }}.enrichment_requests as request
     (normalized_name, raw_name_example, temp_id, priority, row_count, asset_volume)
@@ -55,7 +56,7 @@ where not exists (
             or (earlier.status in ('not_found', 'failed') and earlier.next_attempt_at > now())
         )
 )
-on conflict (normalized_name) where status in ('pending', 'in_progress') do update
+on conflict (md5(normalized_name)) where status in ('pending', 'in_progress') do update
 set priority = excluded.priority, row_count = excluded.row_count, asset_volume = excluded.asset_volume,
     updated_at = now()
 where (request.priority, request.row_count, request.asset_volume)

@@ -5,14 +5,15 @@
 Reads lookup_key, lookup_type (plan_code / customer_name / plan_customer / former_name), company_id,
 confidence and source from the old table on the same server, normalizes every name part of the key,
 and upserts into enrichment.company_name_index without ever replacing a more confident entry.
-Reports what it imported and what it skipped, and why.
+Rows whose company id is not a real id (1-20 ASCII digits, not all zeros) or whose confidence is
+NULL, not a number (NaN) or outside 0..1 are skipped.  Reports what it imported and what it
+skipped, by reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ import psycopg2
 from psycopg2 import sql
 
 from python_enrich.db import connect
+from python_enrich.eqc.answers import is_company_id
 from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
 from python_enrich.request_queue import SCHEMA, upsert_cache
+from python_enrich.safe_output import for_terminal
 
 NAME_TYPES = ("customer_name", "former_name")
 
@@ -57,6 +60,21 @@ def rekey(lookup_type: str, lookup_key: Any) -> tuple[str, str] | str:
     return f"unknown lookup_type {lookup_type!r}"
 
 
+def confidence_level(value: Any) -> Decimal | str:
+    """The confidence as a Decimal in 0..1, or the reason it is unusable."""
+    if value is None:
+        return "confidence is NULL"
+    try:
+        level = Decimal(str(value).strip())
+    except InvalidOperation:
+        return "confidence is not a number"
+    if not level.is_finite():
+        return "confidence is NaN or infinite"
+    if not Decimal(0) <= level <= Decimal(1):
+        return "confidence outside 0..1"
+    return level
+
+
 def convert(rows: list[tuple[Any, ...]]) -> tuple[list[CacheEntry], Counter[str]]:
     """Old rows → our entries (one per key, the most confident), plus skip reasons."""
     skipped: Counter[str] = Counter()
@@ -67,19 +85,15 @@ def convert(rows: list[tuple[Any, ...]]) -> tuple[list[CacheEntry], Counter[str]
         if isinstance(key, str):
             skipped[key] += 1
             continue
-        company = str(company_id or "").strip()
-        if not re.fullmatch(r"[0-9]+", company):
-            skipped["company_id is not a real id (digits)"] += 1
+        company = company_id.strip() if isinstance(company_id, str) else company_id
+        if not is_company_id(company):
+            skipped["company_id is not a real id (1-20 digits, not all zeros)"] += 1
             continue
-        try:
-            level = Decimal(str(confidence if confidence is not None else "1"))
-        except InvalidOperation:
-            skipped["confidence is not a number"] += 1
+        level = confidence_level(confidence)
+        if isinstance(level, str):
+            skipped[level] += 1
             continue
-        if not Decimal(0) <= level <= Decimal(1):
-            skipped["confidence outside 0..1"] += 1
-            continue
-        entry = CacheEntry(key[0], key[1], company, level, f"legacy:{source or 'unknown'}"[:60])
+        entry = CacheEntry(key[0], key[1], str(company), level, f"legacy:{source or 'unknown'}"[:60])
         current = best.get(key)
         if current is None or entry.confidence > current.confidence:
             best[key] = entry
@@ -167,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = import_cache(args.schema, args.table, args.dry_run)
     except (LookupError, psycopg2.Error) as error:
-        print(f"error: {first_line(error)}", file=sys.stderr)
+        print(f"error: {for_terminal(first_line(error))}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

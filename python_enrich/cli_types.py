@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
+from typing import NoReturn
+
+from python_enrich.safe_output import for_terminal
 
 
 def rate_limit(text: str) -> tuple[int, float]:
@@ -34,3 +39,43 @@ def fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError("expected a rate between 0 and 1")
     return value
+
+
+def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An integer in low..high (inclusive); the error says which bound, naming nothing else."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {for_terminal(text)!r}") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value}")
+        return value
+
+    return parse
+
+
+def bounded_float(low: float, high: float | None = None, *, low_inclusive: bool = False) -> Callable[[str], float]:
+    """A finite number above low (or at least low) and at most high."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {for_terminal(text)!r}") from None
+        too_low = value < low if low_inclusive else value <= low
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
+            bound = f"{'>=' if low_inclusive else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a number {bound}, got {for_terminal(text)!r}")
+        return value
+
+    return parse
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (naming the setting) and exit 2, without the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {for_terminal(message)} (see --help)\n")

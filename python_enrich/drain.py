@@ -6,6 +6,10 @@ limit is shared through PostgreSQL by every drain on the same database; C concur
 overlap the registry's latency so that the limit, not latency, sets the pace.  A killed drain
 leaves leases that the next one reclaims; an expired token stops every worker and hands the
 unfinished claims back.
+
+Whatever one lookup raises (a malformed answer, a redirect, a database error) is caught at that
+lookup: the request goes back to the queue with its reason, or fails at --max-attempts; the claim is
+always given back and the other lookups go on.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from typing import Any
 import psycopg2
 
 from python_enrich import db
-from python_enrich.cli_types import rate_limit
+from python_enrich.cli_types import OneLineErrorParser, bounded_float, bounded_int, fraction, rate_limit
+from python_enrich.eqc import answers
 from python_enrich.eqc.client import (
+    BadBaseURL,
     Candidate,
     EQCClient,
     EQCError,
@@ -37,16 +43,28 @@ from python_enrich.eqc.client import (
     TokenExpired,
     TransientError,
     base_url_from_env,
+    check_base_url,
 )
 from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
 from python_enrich.request_queue import DUE_CONDITION, SCHEMA, Claim, RequestQueue, SharedRateLimit
+from python_enrich.safe_output import for_terminal
 from python_enrich.token_store import read_token
 
 CAPTURE_COMMAND = "python -m python_enrich.auth --capture --save"
 MATCH_KINDS = {"全称精确匹配": "exact", "模糊匹配": "fuzzy", "拼音": "pinyin"}
 DEFAULT_CONFIDENCE = {"exact": 1.0, "fuzzy": 0.8, "pinyin": 0.6, "other": 0.7}
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_TOKEN = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_TOKEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CODES = """exit codes:
+  0    the run finished (names found, not found, kept for review or given back for a later retry)
+  1    the run failed: lookups were attempted and none succeeded because of errors, or a worker failed
+  2    bad arguments or settings (WDH_EQC_BASE_URL), no token, no state tables, the database or
+       the registry unreachable, or not enough database connections for --concurrency
+  3    the EQC token is invalid or expired: capture a new one
+  130  interrupted (Ctrl-C): unfinished claims were handed back"""
+RETRY_AFTER_CAP_S = 120.0  # a longer Retry-After gives the request back until then instead of sleeping
+MAX_DEFERRAL_S = 30 * 86400.0
+MAX_CONCURRENCY = 64
 
 log = logging.getLogger("python_enrich.drain")
 
@@ -160,13 +178,22 @@ class Drain:
         if not self.token:
             raise DrainSetupError(f"no EQC token: run {CAPTURE_COMMAND} (or set WDH_EQC_TOKEN)")
         limiter = SharedRateLimit(conn, *self.options.rate_limit, run_id=self.run_id)
-        client = EQCClient(self.token, self.options.base_url, self.options.timeout_s, throttle=limiter.acquire)
+
+        def throttle() -> bool:  # the check counts against the rate limit, so it counts as a call
+            if not limiter.acquire():
+                return False
+            self.stats.add(calls=1)
+            return True
+
+        client = EQCClient(self.token, self.options.base_url, self.options.timeout_s, throttle=throttle)
         try:
             client.check_token()
         except TokenExpired:
             raise DrainSetupError(f"the EQC token is invalid or expired: run {CAPTURE_COMMAND}", EXIT_TOKEN) from None
         except EQCError as error:
-            raise DrainSetupError(f"EQC is not answering the token check ({error}): try again later") from None
+            raise DrainSetupError(
+                f"EQC is not answering the token check ({for_terminal(error)}): try again later"
+            ) from None
         finally:
             client.close()
 
@@ -192,6 +219,8 @@ class Drain:
             except RateLimited as error:
                 last = error
                 self.stats.add(transient_errors=1)
+                if error.retry_after_s is not None and error.retry_after_s > RETRY_AFTER_CAP_S:
+                    raise  # not slept here: the request goes back to the queue until then
                 wait = error.retry_after_s if error.retry_after_s is not None else backoff_s(attempt)
             except TransientError as error:
                 last = error
@@ -221,11 +250,7 @@ class Drain:
             self.stats.add(released=1)
             return
         except (TransientError, RateLimited, RequestFailed) as error:
-            delay = min(3600.0, options.retry_delay_s * 2 ** max(claim.attempts - 1, 0))
-            if queue.retry_later(claim, delay, str(error), options.max_attempts) == "failed":
-                self.stats.add(failed=1)
-            else:
-                self.stats.add(retried_later=1)
+            self._give_back(claim, queue, str(error), error)
             return
         self.stats.add(lookups=1)
         choice = choose_candidate(claim.normalized_name, candidates, options.confidence)
@@ -251,7 +276,7 @@ class Drain:
                     (chosen.company_id, "findDepart", chosen.company_id, info),
                     (chosen.company_id, "findLabels", chosen.company_id, labels),
                 ]
-                formers |= {name.strip() for name in str(info.get("company_former_name") or "").split(",")}
+                formers |= set(answers.former_names(info.get("company_former_name")))
             except EQCError as error:  # details are extra: the match stands
                 if isinstance(error, TokenExpired):
                     self._token_died()
@@ -263,10 +288,29 @@ class Drain:
         queue.found(claim, chosen.company_id, entries, responses)
         self.stats.add(found=1)
 
-    def _worker(self) -> None:
-        conn = db.connect()
+    def _give_back(self, claim: Claim, queue: RequestQueue, reason: str, error: BaseException | None = None) -> None:
+        """Back to the queue for a later attempt, or `failed` after the last one, with the reason."""
+        options = self.options
+        delay = min(3600.0, options.retry_delay_s * 2 ** max(claim.attempts - 1, 0))
+        if isinstance(error, RateLimited) and error.retry_after_s is not None:
+            delay = max(delay, min(error.retry_after_s, MAX_DEFERRAL_S))
+        if queue.retry_later(claim, delay, for_terminal(reason), options.max_attempts) == "failed":
+            self.stats.add(failed=1)
+        else:
+            self.stats.add(retried_later=1)
+
+    def _lookup_safely(self, claim: Claim, queue: RequestQueue, client: EQCClient) -> None:
+        """One lookup; whatever it raises stays with this request, and the worker goes on."""
         try:
-            queue = RequestQueue(conn, self.owner, self.options.lease_s)
+            self._lookup(claim, queue, client)
+        except Exception as error:
+            queue.conn.rollback()
+            log.warning("request %s: lookup failed (%s); given back", claim.request_id, type(error).__name__)
+            self._give_back(claim, queue, f"{type(error).__name__}: {first_line(error)}"[:300])
+
+    def _worker(self, conn: Any) -> None:
+        try:
+            queue = RequestQueue(conn, self.owner, self.options.lease_s, self.options.max_attempts)
             limiter = SharedRateLimit(conn, *self.options.rate_limit, run_id=self.run_id)
             prepaid = threading.Event()  # a slot taken before claiming, for the claim's first call
 
@@ -285,12 +329,12 @@ class Drain:
                     self._return_budget()
                     break
                 prepaid.set()  # the claim's first request uses the slot just taken
-                self._lookup(claim, queue, client)
+                self._lookup_safely(claim, queue, client)
             client.close()
-        except Exception:
+        except Exception as error:
             self.stop.set()
             self.stats.stopped_because = self.stats.stopped_because or "worker error"
-            log.exception("a drain worker failed; the other workers stop too")
+            log.error("a drain worker failed (%s); the other workers stop too", for_terminal(first_line(error)))
         finally:
             conn.close()
 
@@ -306,38 +350,84 @@ class Drain:
                     (json.dumps({"options": self._public_options()}),),
                 )
                 self.run_id = cur.fetchone()[0]
-            if self.options.budget == 0:
-                self._log_end(conn, "success")
-                return self.stats
             try:
-                self.check_token(conn)
-            except DrainSetupError as error:
-                self._log_end(conn, "error", str(error))
+                self._drain(conn)
+            except BaseException as error:  # every failure path closes its run-log row
+                status = "interrupted" if isinstance(error, KeyboardInterrupt) else "error"
+                try:
+                    self._log_end(conn, status, for_terminal(first_line(error)))
+                except psycopg2.Error:
+                    log.warning("could not close run %s in the run log", self.run_id)
                 raise
-            workers = [threading.Thread(target=self._worker, daemon=True) for _ in range(self.options.concurrency)]
-            reporter = ProgressReporter(self, min(self.options.budget, self.queue_total))
-            reporter.start()
-            for worker in workers:
-                worker.start()
-            try:
-                for worker in workers:
-                    while worker.is_alive():
-                        worker.join(0.2)
-            except KeyboardInterrupt:
-                self.stop.set()
-                self.stats.stopped_because = "interrupted"
-                for worker in workers:
-                    worker.join()
-            reporter.finish()
-            status = {None: "success", "interrupted": "interrupted"}.get(self.stats.stopped_because, "error")
-            self._log_end(conn, status)
             return self.stats
         finally:
             conn.close()
 
+    def _drain(self, conn: Any) -> None:
+        if self.options.budget == 0:
+            self._log_end(conn, "success")
+            return
+        self.check_token(conn)
+        connections = self._open_worker_connections(conn)
+        workers = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in connections]
+        reporter = ProgressReporter(self, min(self.options.budget, self.queue_total))
+        reporter.start()
+        for worker in workers:
+            worker.start()
+        try:
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(0.2)
+        except KeyboardInterrupt:
+            self.stop.set()
+            self.stats.stopped_because = "interrupted"
+            for worker in workers:
+                worker.join()
+        reporter.finish()
+        status = {None: "success", "interrupted": "interrupted"}.get(self.stats.stopped_because, "error")
+        error = None
+        if status == "success" and self.all_lookups_failed():
+            status, error = "error", f"no lookup succeeded: {self.stats.retried_later + self.stats.failed} errors"
+        self._log_end(conn, status, error)
+
+    def all_lookups_failed(self) -> bool:
+        """Lookups were attempted and every one ended in an error."""
+        stats = self.stats
+        return stats.retried_later + stats.failed > 0 and stats.found + stats.not_found + stats.needs_review == 0
+
+    def _open_worker_connections(self, conn: Any) -> list[Any]:
+        """One connection per worker, all opened before any claim: a server that cannot serve
+        --concurrency connections ends the run here, with nothing claimed."""
+        wanted = self.options.concurrency
+        with conn.cursor() as cur:
+            cur.execute(
+                "select current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                " - (select count(*) from pg_stat_activity where backend_type = 'client backend')"
+            )
+            free = cur.fetchone()[0]
+        conn.rollback()
+        connections: list[Any] = []
+        try:
+            if wanted > free:
+                raise psycopg2.OperationalError(f"the server has {max(free, 0)} free connections")
+            for _ in range(wanted):
+                connections.append(db.connect())
+        except psycopg2.OperationalError as error:
+            for opened in connections:
+                opened.close()
+            raise DrainSetupError(
+                f"--concurrency {wanted} needs {wanted} database connections: {first_line(error)}; "
+                "use a lower --concurrency"
+            ) from None
+        return connections
+
     def _log_end(self, conn: Any, status: str, error: str | None = None) -> None:
         self.stats.wall_s = round(time.monotonic() - self.started, 2)
         details = {"stats": self.stats.as_dict(), **({"error": error} if error else {})}
+        if conn.closed or self.run_id is None:
+            return
+        conn.rollback()
         with conn, conn.cursor() as cur:
             cur.execute(
                 f"update {SCHEMA}.run_log set finished_at = now(), status = %s, "  # noqa: S608
@@ -432,55 +522,86 @@ def parse_confidence(text: str) -> dict[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m python_enrich.drain", description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, required=True, help="most registry lookups (names) this run; 0: none")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
-    parser.add_argument("--rate-limit", type=rate_limit, default=(10, 60.0), help="R/W: R calls per W s, all drains")
-    parser.add_argument(
-        "--details", action="store_true", help="also fetch business info and labels; keep raw responses"
+    parser = OneLineErrorParser(
+        prog="python -m python_enrich.drain",
+        description=__doc__.splitlines()[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dry-run", action="store_true", help="show what would be looked up; no calls, no writes")
-    parser.add_argument("--json", action="store_true", help="print a final summary object")
-    parser.add_argument("--env-file", type=Path, help="env file holding WDH_EQC_TOKEN (default .wdh_env)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
-    parser.add_argument("--retries", type=int, default=2, help="in-run retries of a transient error (default 2)")
-    parser.add_argument("--max-attempts", type=int, default=5, help="attempts before a request fails (default 5)")
-    parser.add_argument("--retry-delay", type=float, default=60.0, help="first wait of a request given back (s)")
-    parser.add_argument("--lease", type=float, default=300.0, help="seconds a claim is ours before others reclaim it")
-    parser.add_argument("--not-found-retry-days", type=float, default=30.0)
-    parser.add_argument("--confidence", type=parse_confidence, default=dict(DEFAULT_CONFIDENCE),
-                        help="per match kind, e.g. exact=1,fuzzy=0.8,pinyin=0.6,other=0.7")  # fmt: skip
-    parser.add_argument("--cache-threshold", type=float, default=0.6, help="below it a match is kept for review")
-    parser.add_argument("--progress", choices=["auto", "bar", "log", "none"], default="auto")
-    return parser
+    add = parser.add_argument
+    positive = bounded_float(0)
+    add("--budget", type=bounded_int(0), required=True, help="most registry lookups (names) this run; 0: none")
+    add(
+        "--concurrency",
+        type=bounded_int(1, MAX_CONCURRENCY),
+        default=4,
+        help=f"requests in flight at once, 1..{MAX_CONCURRENCY}, one database connection each (default 4)",
+    )
+    add("--rate-limit", type=rate_limit, default=(10, 60.0), help="R/W: R calls per W s, all drains (default 10/60)")
+    add("--details", action="store_true", help="also fetch business info and labels; keep raw responses")
+    add("--dry-run", action="store_true", help="show what would be looked up; no calls, no writes")
+    add("--json", action="store_true", help="print a final summary object")
+    add("--env-file", type=Path, help="env file holding WDH_EQC_TOKEN (default .wdh_env)")
+    add(
+        "--timeout",
+        type=bounded_float(0, 600),
+        default=5.0,
+        help="total seconds per request, body included, > 0 (default 5)",
+    )
+    add("--retries", type=bounded_int(0, 10), default=2, help="in-run retries of a transient error (default 2)")
+    add("--max-attempts", type=bounded_int(1), default=5, help="attempts before a request fails (default 5)")
+    add(
+        "--retry-delay",
+        type=bounded_float(0, low_inclusive=True),
+        default=60.0,
+        help="first wait of a request given back, s, doubling per attempt (default 60)",
+    )
+    add("--lease", type=positive, default=300.0, help="seconds a claim is ours before others reclaim it (default 300)")
+    add("--not-found-retry-days", type=positive, default=30.0, help="when a name not found is looked up again")
+    add(
+        "--confidence",
+        type=parse_confidence,
+        default=dict(DEFAULT_CONFIDENCE),
+        help="per match kind, e.g. exact=1,fuzzy=0.8,pinyin=0.6,other=0.7",
+    )
+    add("--cache-threshold", type=fraction, default=0.6, help="below it a match is kept for review (default 0.6)")
+    add("--progress", choices=["auto", "bar", "log", "none"], default="auto")
+    return parser  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.budget < 0 or args.concurrency < 1 or args.retries < 0 or args.max_attempts < 1:
-        build_parser().error("--budget must be >= 0, --concurrency and --max-attempts >= 1, --retries >= 0")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        base_url = check_base_url(base_url_from_env())
+    except BadBaseURL as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_SETUP
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     options = DrainOptions(
         budget=args.budget, concurrency=args.concurrency, rate_limit=args.rate_limit, details=args.details,
         dry_run=args.dry_run, lease_s=args.lease, timeout_s=args.timeout, retries=args.retries,
         max_attempts=args.max_attempts, retry_delay_s=args.retry_delay, not_found_retry_days=args.not_found_retry_days,
-        confidence=args.confidence, cache_threshold=args.cache_threshold, base_url=base_url_from_env(),
+        confidence=args.confidence, cache_threshold=args.cache_threshold, base_url=base_url,
         progress="none" if args.json else args.progress,
     )  # fmt: skip
     drain = Drain(options, read_token(args.env_file))
     try:
         stats = drain.run()
     except DrainSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {for_terminal(error)}", file=sys.stderr)
         return error.exit_code
     except psycopg2.OperationalError as error:
-        print(f"error: cannot reach PostgreSQL ({first_line(error)})", file=sys.stderr)
+        print(f"error: cannot reach PostgreSQL ({for_terminal(first_line(error))})", file=sys.stderr)
         return EXIT_SETUP
+    except KeyboardInterrupt:
+        print("error: interrupted; unfinished claims were handed back", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if options.dry_run:
         preview = drain.preview(options.budget)
         print(f"dry run: {drain.queue_total} requests are due; the next {len(preview)} by priority:")
         for request_id, name, priority, attempts in preview:
-            print(f"  #{request_id} priority {priority:.1f}, attempt {attempts + 1}: {name}")
+            print(f"  #{request_id} priority {priority:.1f}, attempt {attempts + 1}: {for_terminal(name)}")
         return EXIT_OK
     summary = {**stats.as_dict(), "due_before": drain.queue_total, "run_id": drain.run_id}
     if args.json:
@@ -494,6 +615,15 @@ def main(argv: list[str] | None = None) -> int:
     if stats.stopped_because == "token expired":
         print(f"error: the EQC token expired during the run: run {CAPTURE_COMMAND}, then drain again", file=sys.stderr)
         return EXIT_TOKEN
+    if stats.stopped_because == "interrupted":
+        return EXIT_INTERRUPTED
+    if drain.all_lookups_failed():
+        print(
+            f"error: no lookup succeeded ({stats.retried_later} given back, {stats.failed} failed); the reasons "
+            "are in the queue's last_error (python -m python_enrich.export unresolved, or the report)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_FAILED if stats.stopped_because else EXIT_OK
 
 

@@ -100,7 +100,28 @@ def gather(cur: Any) -> dict[str, Any]:
         (data["last_report_at"], data["last_report_at"]),
     )
     data["replaced"] = cur.fetchall()
+    data["lookup_errors"] = gather_lookup_errors(cur)
     return data
+
+
+def gather_lookup_errors(cur: Any) -> list[tuple[Any, ...]]:
+    """Failed lookups, and pending ones whose last attempt failed, with their reasons."""
+    cur.execute(
+        f"select normalized_name, status, attempts, last_error, next_attempt_at from {SCHEMA}.enrichment_requests "  # noqa: S608
+        "where status = 'failed' or (status = 'pending' and last_error is not null) "
+        "order by status, updated_at desc limit 200"
+    )
+    return cur.fetchall()
+
+
+def lookup_errors_section(rows: list[tuple[Any, ...]]) -> str:
+    body = table(
+        ["name", "status", "attempts", "reason", "next attempt"],
+        [[n, s, a, e, f"{t:%Y-%m-%d %H:%M}" if s == "pending" else ""] for n, s, a, e, t in rows],
+        "lookup-errors",
+    )
+    title = f"Lookups that failed or wait for a retry: {len(rows):,}"
+    return f'<h2 id="lookup-errors-title" data-total="{len(rows)}">{title}</h2>\n{body}'
 
 
 def render(data: dict[str, Any], generated_at: datetime) -> str:
@@ -179,6 +200,7 @@ table {{ border-collapse: collapse; font-size: 12px; }} td, th {{ border: 1px so
 {"".join(charts)}
 <h2 id="replaced-title" data-total="{len(replaced)}">Temporary ids replaced {since}: {len(replaced):,}</h2>
 {replaced_table}
+{lookup_errors_section(data.get("lookup_errors", []))}
 </body></html>
 """
 

@@ -34,7 +34,7 @@ DUE_CONDITION = """
 
 CLAIM_SQL = f"""
 with due as (
-    select request_id
+    select request_id, status as previous_status
     from {SCHEMA}.enrichment_requests
     where {DUE_CONDITION}
     order by priority desc, request_id
@@ -46,7 +46,8 @@ set status = 'in_progress', attempts = request.attempts + 1, lease_owner = %(own
     lease_expires_at = now() + %(lease_s)s * interval '1 second', updated_at = now()
 from due
 where request.request_id = due.request_id
-returning request.request_id, request.normalized_name, request.raw_name_example, request.attempts
+returning request.request_id, request.normalized_name, request.raw_name_example, request.attempts,
+    due.previous_status
 """  # noqa: S608 - the schema is our constant
 
 # The one statement every Python writer of the cache uses: it never replaces a more confident entry.
@@ -76,16 +77,33 @@ def upsert_cache(cur: Any, entries: list[tuple[Any, ...]]) -> tuple[int, int]:
 class RequestQueue:
     """Claims and outcomes for one worker's connection."""
 
-    def __init__(self, conn: Connection, owner: str, lease_s: float) -> None:
+    def __init__(self, conn: Connection, owner: str, lease_s: float, max_attempts: int | None = None) -> None:
         self.conn = conn
         self.owner = owner
         self.lease_s = lease_s
+        self.max_attempts = max_attempts
 
     def claim_in(self, cur: Any) -> Claim | None:
-        """Claim the highest-priority due request inside the caller's transaction."""
-        cur.execute(CLAIM_SQL, {"limit": 1, "owner": self.owner, "lease_s": self.lease_s})
-        row = cur.fetchone()
-        return Claim(*row) if row else None
+        """Claim the highest-priority due request inside the caller's transaction.  A request with
+        no attempt left (its last one was interrupted and its lease expired, or the maximum was
+        lowered) fails here, attempts unchanged, instead of being tried again."""
+        while True:
+            cur.execute(CLAIM_SQL, {"limit": 1, "owner": self.owner, "lease_s": self.lease_s})
+            row = cur.fetchone()
+            if row is None:
+                return None
+            claim = Claim(*row[:4])
+            if self.max_attempts is None or claim.attempts <= self.max_attempts:
+                return claim
+            used = claim.attempts - 1
+            why = "its last attempt did not finish" if row[4] == "in_progress" else "no attempt left"
+            cur.execute(
+                f"update {SCHEMA}.enrichment_requests set status = 'failed', attempts = %(used)s, "  # noqa: S608
+                "lease_owner = null, lease_expires_at = null, updated_at = now(), "
+                "last_error = left(concat_ws('; before: ', %(reason)s, last_error), 500) where request_id = %(id)s",
+                {"used": used, "id": claim.request_id,
+                 "reason": f"failed after {used} of at most {self.max_attempts} attempts ({why})"},
+            )  # fmt: skip
 
     def _finish(self, cur: Any, claim: Claim, status: str, **fields: Any) -> bool:
         assignments = ", ".join(f"{name} = %({name})s" for name in fields)
