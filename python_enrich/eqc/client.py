@@ -185,10 +185,12 @@ class EQCClient:
             payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise MalformedAnswer(f"the {endpoint} answer is not JSON in UTF-8") from None
+        if payload is None:
+            raise MalformedAnswer(f"the {endpoint} answer is null")
         if isinstance(payload, dict) and payload.get("error"):
             if payload["error"] == "TokenExpired":
                 raise TokenExpired("the EQC token has expired")
-            raise RequestFailed(f"error {for_terminal(str(payload['error'])[:80])!r} from {endpoint}")
+            raise RequestFailed(f"error {str(payload['error'])[:80]!r} from {endpoint}")  # repr escapes controls
         return payload
 
     def _fetch(
