@@ -75,13 +75,13 @@ def clean_text(value: Any, what: str, max_chars: int = MAX_NAME_CHARS) -> str:
     """Text without control characters or lone surrogates, stripped, 1..max_chars long."""
     if not isinstance(value, str):
         raise AnswerError(f"{what} is {_kind(value)}, not text")
+    if any(is_unsafe_char(ch) for ch in value):
+        raise AnswerError(f"{what} contains control characters or invalid text")
     text = value.strip()
     if not text:
         raise AnswerError(f"{what} is empty")
     if len(text) > max_chars:
         raise AnswerError(f"{what} is longer than {max_chars} characters")
-    if any(is_unsafe_char(ch) for ch in text):
-        raise AnswerError(f"{what} contains control characters or invalid text")
     return text
 
 
