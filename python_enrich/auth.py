@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from python_enrich.eqc.client import SEARCH_PATH, EQCClient, EQCError, TokenExpired, base_url_from_env, mask_token
+from python_enrich.eqc.client import (
+    SEARCH_PATH,
+    BadBaseURL,
+    EQCClient,
+    EQCError,
+    TokenExpired,
+    base_url_from_env,
+    check_base_url,
+    mask_token,
+)
 from python_enrich.errors import first_line
 from python_enrich.token_store import default_env_file, read_token, save_token
 
@@ -127,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the login (default 300)")
     parser.add_argument("--headless", action="store_true", help="no visible window (automation only)")
     args = parser.parse_args(argv)
-    base_url = base_url_from_env()
+    try:
+        base_url = check_base_url(base_url_from_env())
+    except BadBaseURL as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CANNOT
 
     if args.check:
         token = read_token(args.env_file)

@@ -170,7 +170,12 @@ def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m python_enrich.cache", description=__doc__.splitlines()[1].strip())
+    parser = argparse.ArgumentParser(
+        prog="python -m python_enrich.cache",
+        description=__doc__.splitlines()[1].strip(),
+        epilog="exit codes: 0 imported (rows with bad ids or confidences skipped and counted by reason); "
+        "1 the old table or our state is missing, or the database refused; 2 bad arguments",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     importer = commands.add_parser("import", help="copy the old enrichment_index into company_name_index")
     importer.add_argument("--schema", default="enterprise", help="schema of the old table (default enterprise)")

@@ -62,7 +62,12 @@ def export_unresolved(out: Path, bom: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m python_enrich.export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m python_enrich.export",
+        description=__doc__.splitlines()[0],
+        epilog="exit codes: 0 written; 1 the warehouse is not built or cannot be read, or the file cannot be "
+        "written; 2 bad arguments",
+    )
     commands = parser.add_subparsers(dest="what", required=True)
     unresolved = commands.add_parser("unresolved", help="the names left with temporary ids, ranked by impact")
     unresolved.add_argument("--out", type=Path, required=True, help="CSV file to write")

@@ -175,7 +175,10 @@ def import_overrides(old_dir: Path, seeds_dir: Path, allow_empty: bool = False) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m python_enrich.overrides", description=__doc__.splitlines()[1].strip()
+        prog="python -m python_enrich.overrides",
+        description=__doc__.splitlines()[1].strip(),
+        epilog="exit codes: 0 seeds written; 1 a file is unreadable, in an unknown encoding, has a bad entry, "
+        "clashing keys, or no entries for a seed that has some (nothing is changed); 2 bad arguments",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     importer = commands.add_parser("import", help="convert the old YAML override files into the seed CSVs")
