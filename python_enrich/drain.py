@@ -566,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--cache-threshold", type=fraction, default=0.6, help="below it a match is kept for review (default 0.6)")
     add("--progress", choices=["auto", "bar", "log", "none"], default="auto")
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

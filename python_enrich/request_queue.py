@@ -7,6 +7,7 @@ point leaves requests that the next drain reclaims once their lease expires, and
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Any
 
 from psycopg2.extensions import connection as Connection
 from psycopg2.extras import execute_values
+
+log = logging.getLogger(__name__)
 
 # The schema dbt's on-run-start creates for the durable state (dbt var enrichment_schema).
 SCHEMA = "enrichment"
@@ -96,6 +99,7 @@ class RequestQueue:
             if self.max_attempts is None or claim.attempts <= self.max_attempts:
                 return claim
             used = claim.attempts - 1
+            log.warning("request %s failed: no attempt left (%s used)", claim.request_id, used)
             why = "its last attempt did not finish" if row[4] == "in_progress" else "no attempt left"
             cur.execute(
                 f"update {SCHEMA}.enrichment_requests set status = 'failed', attempts = %(used)s, "  # noqa: S608
