@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from python_enrich.eqc import answers
 from python_enrich.eqc.answers import AnswerError, Candidate
@@ -231,7 +232,7 @@ class EQCClient:
                 body += chunk
                 if len(body) > MAX_BODY_BYTES:
                     raise MalformedAnswer(f"the {endpoint} answer is larger than {MAX_BODY_BYTES // 2**20} MB")
-        except (requests.RequestException, OSError, ValueError) as error:  # urllib3's errors: OSError/ValueError
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
             raise TransientError(f"{type(error).__name__} reading the {endpoint} answer") from None
 
     def search(self, name: str) -> tuple[list[Candidate], Any]:
