@@ -79,7 +79,6 @@ class BadBaseURL(ValueError):
 def check_base_url(url: str) -> str:
     """The base URL without a trailing slash, or BadBaseURL: http(s), a host, a valid port, no
     credentials, query or fragment, no spaces or control characters."""
-    shown = for_terminal(url)[:100]
     problem = ""
     try:
         parts = urlsplit(url)
@@ -96,9 +95,8 @@ def check_base_url(url: str) -> str:
         elif parts.query or parts.fragment or any(ch.isspace() or not ch.isprintable() for ch in url):
             problem = "it must not carry a query, a fragment, spaces or control characters"
     if problem:
-        if "@" in url:
-            shown = "(not shown: it may hold credentials)"
-        raise BadBaseURL(f"{BASE_URL_ENV_VAR} {shown!s} is not a usable registry URL: {problem}")
+        shown = "(value not shown: it may hold credentials)" if "@" in url else repr(for_terminal(url)[:100])
+        raise BadBaseURL(f"{BASE_URL_ENV_VAR} {shown} is not a usable registry URL: {problem}")
     return url.rstrip("/")
 
 
