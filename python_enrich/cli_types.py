@@ -24,10 +24,11 @@ def rate_limit(text: str) -> tuple[int, float]:
 
 def millisecond_range(text: str) -> tuple[int, int]:
     """'MIN..MAX' milliseconds (or one number for both)."""
-    low, _, high = text.partition("..")
-    if not low.isdigit() or not (high or low).isdigit() or int(high or low) < int(low):
+    low, separator, high = text.partition("..")
+    high = high if separator else low
+    if not (low + high).isascii() or not low.isdigit() or not high.isdigit() or int(high) < int(low):
         raise argparse.ArgumentTypeError(f"expected MIN..MAX in milliseconds, got {text!r}")
-    return int(low), int(high or low)
+    return int(low), int(high)
 
 
 def fraction(text: str) -> float:

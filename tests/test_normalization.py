@@ -11,10 +11,10 @@ import pytest
 
 from python_enrich import temp_id as temp_id_module
 from python_enrich.normalization import normalize_company_name
-from python_enrich.paths import PROJECT_DIR
+from python_enrich.paths import SHARED_DIR
 from python_enrich.temp_id import PUBLIC_DEFAULT_SALT, temp_company_id, temp_id_for_normalized
 
-REFERENCE = PROJECT_DIR.parent / "shared" / "reference" / "normalization_cases.json"
+REFERENCE = SHARED_DIR / "reference" / "normalization_cases.json"
 
 
 def reference_cases() -> list[dict[str, str | None]]:
@@ -85,3 +85,21 @@ def test_generated_sql_tables_match_this_python() -> None:
     from python_enrich import sqlgen
 
     assert sqlgen.TABLES_FILE.read_text(encoding="utf-8") == sqlgen.render()
+
+
+def test_no_salt_configured_gives_the_old_warehouse_ids(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Users migrating without a salt keep the old public default's ids, and are warned once."""
+    monkeypatch.delenv("WDH_ALIAS_SALT", raising=False)
+    monkeypatch.setattr(temp_id_module, "_warned_default", False)
+    with caplog.at_level(logging.WARNING):
+        assert temp_company_id("平安相伴今生企业年金集合计划") == "INXELNISM3IAVLLWF5"
+        assert temp_company_id("平安相伴今生企业年金集合计划-已转出") == "INXELNISM3IAVLLWF5"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "WDH_ALIAS_SALT is not set: temporary ids use the PUBLIC default salt of the old warehouse. "
+        "Anyone can recompute them; set WDH_ALIAS_SALT to your own secret for production data."
+    ]
+    monkeypatch.setenv("WDH_ALIAS_SALT", "")  # set but empty is no salt either
+    assert temp_company_id("平安相伴今生企业年金集合计划") == "INXELNISM3IAVLLWF5"

@@ -8,12 +8,12 @@ import psycopg2
 
 from python_enrich.db import libpq_options_with_salt
 from python_enrich.normalization import normalize_company_name
-from python_enrich.paths import PROJECT_DIR
+from python_enrich.paths import SHARED_DIR
 from python_enrich.temp_id import temp_company_id
 from tests.conftest import DbtProject
 from tests.name_generator import generated_names
 
-REFERENCE = PROJECT_DIR.parent / "shared" / "reference" / "normalization_cases.json"
+REFERENCE = SHARED_DIR / "reference" / "normalization_cases.json"
 
 
 def sql_results(project: DbtProject, names: list[str | None], salt: str) -> list[tuple[str, str | None]]:
