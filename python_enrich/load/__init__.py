@@ -1,0 +1,1 @@
+"""Loaders of users' files: monthly CSV exports and workbooks into the raw tables."""
