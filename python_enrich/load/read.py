@@ -75,7 +75,7 @@ def _read_sheet(data: bytes, name: str, sheet: str | None, default_sheet: str) -
     if sheet not in sheets:
         raise FileError(f"{name} has no sheet {sheet!r} (its sheets: {', '.join(sheets) or 'none'})")
     try:
-        frame = workbook.parse(sheet, header=None, dtype=str, keep_default_na=False)
+        frame = pd.read_excel(workbook, sheet_name=sheet, header=None, dtype=str, keep_default_na=False)
     except Exception as error:
         raise FileError(f"{name}: sheet {sheet} cannot be read: {str(error).strip().splitlines()[0]}") from None
     return frame, sheet, notes
