@@ -73,6 +73,7 @@ def test_old_header_workbook_with_typed_cells_loads(database: str, tmp_path: Pat
     loaded = query('select 计划代码, 机构名称, "流失(含待遇支付)", 月度, _row_key from raw.annuity_performance')
     assert len(loaded) == 300
     assert all(plan for plan, *_ in loaded) and all(institution for _, institution, *_ in loaded)
+    assert sum(outflow is not None for _, _, outflow, *_ in loaded) > 250  # 流失（含待遇支付） mapped
     # Date and number cells arrive as text a month parser understands; every row is numbered.
     months = {month for *_, month, _ in loaded}
     assert any(m.endswith(" 00:00:00") for m in months) and any(m.isdigit() and len(m) == 6 for m in months)

@@ -48,7 +48,7 @@ parsed as (
     left join months
         on keyed.月度 = months.raw_month
     -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
-    offset 0
+    offset 0  -- noqa: AM09
 
 ),
 

@@ -19,7 +19,7 @@ source as (
         供款,
         业务类型,
         {{ raw_column_or_null(raw_table, '机构名称') }} as 机构名称,
-        {{ raw_column_or_null(raw_table, '流失(含待遇支付)') }} as "流失(含待遇支付)",
+        {{ raw_column_or_null(raw_table, '流失(含待遇支付)') }} as "流失(含待遇支付)",  -- noqa: RF05
         {{ raw_column_or_null(raw_table, '_source_file') }} as _source_file,
         {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key
 
@@ -58,7 +58,7 @@ parsed as (
     left join months
         on keyed.月度 = months.raw_month
     -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
-    offset 0
+    offset 0  -- noqa: AM09
 
 ),
 
