@@ -81,6 +81,19 @@ def _read_sheet(data: bytes, name: str, sheet: str | None, default_sheet: str) -
     return frame, sheet, notes
 
 
+def _blank_rows(rows: pd.DataFrame) -> pd.Series:
+    """True for rows whose every cell is blank. Column by column, only over the rows still in
+    doubt: the first column usually settles almost every row."""
+    blank = pd.Series(True, index=rows.index)
+    for position in range(rows.shape[1]):
+        doubtful = blank[blank].index
+        if doubtful.empty:
+            break
+        has_text = rows.iloc[:, position].loc[doubtful].str.strip() != ""
+        blank.loc[has_text[has_text].index] = False
+    return blank
+
+
 def read_source(path: Path, sheet: str | None = None, default_sheet: str = "") -> SourceTable:
     """The header and data rows of a CSV file or a workbook's sheet; raises FileError."""
     name = path.name
@@ -105,7 +118,7 @@ def read_source(path: Path, sheet: str | None = None, default_sheet: str = "") -
     headers = [h.strip() for h in frame.iloc[0]]
     rows = frame.iloc[1:]
     rows.index = range(2, len(frame) + 1)  # row numbers as a spreadsheet shows them
-    blank = rows.apply(lambda column: column.str.strip() == "").all(axis=1)
+    blank = _blank_rows(rows)
     if blank.any():
         notes.append(f"skipped {int(blank.sum())} blank rows")
     rows = rows[~blank]

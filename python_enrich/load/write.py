@@ -44,8 +44,9 @@ def plan_load(table: RawTable, source: SourceTable, mapping: ColumnMapping) -> P
     rows[ROW_KEY] = [f"{source.digest}:{number}" for number in source.frame.index]
     month_of = {value: parse_month(value) for value in rows[MONTH].unique()}
     parsed = rows[MONTH].map(month_of)
-    months = Counter(month for month in parsed if month is not None)
-    monthless = [(int(n), str(v)) for n, v, m in zip(rows.index, rows[MONTH], parsed, strict=True) if m is None]
+    missing = parsed.isna()
+    months = Counter({month: int(count) for month, count in parsed[~missing].value_counts().items()})
+    monthless = [(int(n), str(v)) for n, v in rows.loc[missing, MONTH].items()]
     return PlannedLoad(table, source, mapping, rows, months, monthless)
 
 
