@@ -236,3 +236,25 @@ def test_workbook_month_cells_of_every_type(database: str, tmp_path: Path, capsy
     frame.to_excel(path, sheet_name="收入明细", index=False, engine="xlsxwriter")
     code, out, _ = run_load(capsys, "annuity_income", path)
     assert code == 0 and "raw.annuity_income: 4 rows, 2025-03\n" in out and "warning" not in out
+
+
+def test_a_users_own_table_gets_the_loader_columns_and_keeps_its_rows(database: str, tmp_path: Path, capsys) -> None:
+    query("create schema raw")
+    query(f"create table raw.annuity_income ({', '.join(f'{c} text' for c in INCOME_HEADER)})")
+    query("insert into raw.annuity_income (月度, 计划代码, 客户名称) values ('2024-12-01', 'P0', '旧公司')")
+    assert run_load(capsys, "annuity_income", income_csv(tmp_path / "jan.csv", JANUARY))[0] == 0
+    columns = {
+        c for (c,) in query("select column_name from information_schema.columns where table_name = %s", (INCOME.name,))
+    }
+    assert set(INCOME.all_columns) <= columns
+    assert query("select 客户名称, _row_key from raw.annuity_income where 计划代码 = 'P0'") == [("旧公司", None)]
+
+
+def test_output_carries_no_control_characters(database: str, tmp_path: Path, capsys) -> None:
+    header = ["月度", "计划代码", "客户名称", "\x1b[31mred"]
+    path = income_csv(
+        tmp_path / "x\x1b]0;title\x07.csv", [["\x1b[2J", "P1", "甲公司", "1"], *[["202501", "P1", "乙", "1"]]], header
+    )
+    code, out, err = run_load(capsys, "annuity_income", path)
+    assert code == 0 and "\x1b" not in out + err and "\x07" not in out + err
+    assert "\\x1b" in out  # shown, escaped

@@ -72,6 +72,16 @@ def macro_sql(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     with fresh_database() as name:
         project = DbtProject(name, tmp_path_factory.mktemp("dbt_parse"))
+        for bad_call, message in (
+            ("parse_month('')", "parse_month(expr) needs a SQL expression"),
+            ("parse_amount(none)", "parse_amount(expr) needs a SQL expression"),
+            ("cell_problems('x')", "checks must be a non-empty list"),
+            ("cell_problems([['a', 'b']])", "each check must be [raw column, parsed column, problem]"),
+            ("raw_column_or_null('raw.t', 'x')", "relation must be a source() or ref()"),
+        ):  # compile-time argument checks
+            project.messages.clear()
+            result = project.run("compile", "--inline", "select {{ " + bad_call + " }}", expect_success=False)
+            assert not result.success and message in str(result.exception) + " ".join(project.messages), bad_call
         yield {
             "database": name,
             "query": compiled_sql(

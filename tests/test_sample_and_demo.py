@@ -66,6 +66,13 @@ def test_sample_is_deterministic_and_realistic() -> None:
     assert 0 < garbage < len(cells) * 4 * 0.005
 
 
+def test_sample_writes_export_files(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert sample.main(["--rows", "60", "--seed", "2", "--files", str(tmp_path)]) == 0
+    assert "规模明细_sample_2.xlsx (60 rows)" in capsys.readouterr().out
+    assert {p.name for p in tmp_path.iterdir()} == {"规模明细_sample_2.xlsx", "收入明细_sample_2.csv"}
+    assert (tmp_path / "收入明细_sample_2.csv").read_bytes().startswith(b"\xef\xbb\xbf\xe6\x9c\x88")  # BOM, 月度
+
+
 def test_sample_rejects_bad_size() -> None:
     with pytest.raises(SystemExit):
         sample.main(["--rows", "0"])

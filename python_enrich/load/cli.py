@@ -41,9 +41,14 @@ class LoadError(ValueError):
 
 
 def shown(value: object, limit: int = 40) -> str:
-    """A value from a file, safe to print: no control characters, bounded length, quoted."""
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(value))
+    """A value from a file, quoted and of bounded length (repr escapes control characters)."""
+    text = str(value)
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def printable(line: str) -> str:
+    """A line safe for a terminal: file names and cells may carry control characters."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in line)
 
 
 def load_file(table_name: str, path: Path, sheet: str | None = None, dry_run: bool = False) -> LoadResult:
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = load_file(args.table, args.file, args.sheet, args.dry_run)
     except LoadError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(printable(f"error: {error}"), file=sys.stderr)
         return 1
-    print("\n".join(describe(result)))
+    print("\n".join(printable(line) for line in describe(result)))
     return 0

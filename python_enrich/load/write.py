@@ -59,12 +59,16 @@ def ensure_raw_table(cur: object, table: RawTable) -> None:
     columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in table.all_columns)
     cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))  # type: ignore[attr-defined]
     cur.execute(sql.SQL("create table if not exists {} ({})").format(_identifier(table.name), columns))  # type: ignore[attr-defined]
+    cur.execute(  # type: ignore[attr-defined]
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        (RAW_SCHEMA, table.name),
+    )
+    present = {name for (name,) in cur.fetchall()}  # type: ignore[attr-defined]
     for column in table.all_columns:
-        cur.execute(  # type: ignore[attr-defined]
-            sql.SQL("alter table {} add column if not exists {} text").format(
-                _identifier(table.name), sql.Identifier(column)
+        if column not in present:  # altering takes an exclusive lock: only when needed
+            cur.execute(  # type: ignore[attr-defined]
+                sql.SQL("alter table {} add column {} text").format(_identifier(table.name), sql.Identifier(column))
             )
-        )
 
 
 def _replace_months(cur: object, plan: PlannedLoad) -> int:
