@@ -43,38 +43,54 @@
 
 {% macro postgres__parse_month(expr) %}
   {{- _require_sql_expression('parse_month', expr) -}}
+  {#- One inline expression (no subquery: a scalar subquery per row costs far more than repeating
+      the cheap cleaning); each format has its own anchored pattern and its own way to the parts. -#}
+  {%- set c = _cleaned_cell(expr) -%}
+  {%- set dashed = "translate(split_part(split_part(" ~ c ~ ", ' ', 1), 'T', 1), '/.', '--')" -%}
   (
-    select
-        case
-            when year_ between 1900 and 2099 and month_ between 1 and 12
-                then case
-                    when day_ is null
-                        or day_ between 1 and extract(day from make_date(year_, month_, 1) + interval '1 month - 1 day')
-                        then make_date(year_, month_, 1)
-                end
-        end
-    from (
-        select
-            case when length(coalesce(g[1], g[4], g[7])) = 2 then 2000 else 0 end
-            + cast(coalesce(g[1], g[4], g[7]) as integer) as year_,
-            cast(coalesce(g[2], g[5], g[8]) as integer) as month_,
-            cast(coalesce(g[3], g[6], g[9]) as integer) as day_
-        from (
-            select regexp_match(
-                {{ _cleaned_cell(expr) }},
-                '^(?:([0-9]{4})([0-9]{2})([0-9]{2})?'
-                || '|([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2})(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?)?'
-                || '|([0-9]{2}|[0-9]{4})年([0-9]{1,2})月(?:([0-9]{1,2})日)?)$'
-            ) as g
-        ) as match_
-    ) as parts_
+    case
+        when {{ c }} ~ '^[0-9]{6}$'
+            then {{ _first_of_month("substr(" ~ c ~ ", 1, 4)", "substr(" ~ c ~ ", 5, 2)", none) }}
+        when {{ c }} ~ '^[0-9]{8}$'
+            then {{ _first_of_month("substr(" ~ c ~ ", 1, 4)", "substr(" ~ c ~ ", 5, 2)", "substr(" ~ c ~ ", 7, 2)") }}
+        when {{ c }} ~ '^[0-9]{4}[-/.][0-9]{1,2}$'
+            then {{ _first_of_month("split_part(" ~ dashed ~ ", '-', 1)", "split_part(" ~ dashed ~ ", '-', 2)", none) }}
+        when {{ c }} ~ '^[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?$'
+            then {{ _first_of_month(
+                "split_part(" ~ dashed ~ ", '-', 1)", "split_part(" ~ dashed ~ ", '-', 2)",
+                "split_part(" ~ dashed ~ ", '-', 3)") }}
+        when {{ c }} ~ '^([0-9]{2}|[0-9]{4})年[0-9]{1,2}月([0-9]{1,2}日)?$'
+            then {{ _first_of_month(
+                "split_part(" ~ c ~ ", '年', 1)", "split_part(split_part(" ~ c ~ ", '年', 2), '月', 1)",
+                "nullif(rtrim(split_part(" ~ c ~ ", '月', 2), '日'), '')") }}
+    end
   )
+{%- endmacro %}
+
+{# The first day of month m of year y (text digits; a 2-digit year is 20yy), when valid and day d exists. #}
+{% macro _first_of_month(y, m, d) %}
+  {%- set year = "(case when length(" ~ y ~ ") = 2 then 2000 else 0 end + cast(" ~ y ~ " as integer))" -%}
+  {%- set month = "cast(" ~ m ~ " as integer)" -%}
+  case
+                when {{ year }} between 1900 and 2099 and {{ month }} between 1 and 12
+                    then case
+                        {%- if d is not none %}
+                        when cast({{ d }} as integer) is null
+                            or cast({{ d }} as integer) between 1
+                            and extract(day from make_date({{ year }}, {{ month }}, 1) + interval '1 month - 1 day')
+                        {%- else %}
+                        when true
+                        {%- endif %}
+                            then make_date({{ year }}, {{ month }}, 1)
+                    end
+            end
 {%- endmacro %}
 
 {#
   An amount (numeric(20, 2)) from a text cell, or NULL. Accepts 1234.5, -12, +12, 1,234,567.89
   (thousands separators in groups of three), surrounding blanks, full-width digits, (1,000.00) for
-  -1000.00, and 1.5E+07; at most 16 digits before the decimal point. Plain numbers take a fast path.
+  -1000.00, and 1.5E+07; at most 16 digits before the decimal point. Plain numbers (with or without
+  separators) take a fast path that skips the cleaning.
 #}
 {% macro parse_amount(expr) %}
   {{- return(adapter.dispatch('parse_amount', 'company_enrichment')(expr)) -}}
@@ -87,22 +103,16 @@
 {% macro postgres__parse_amount(expr) %}
   {{- _require_sql_expression('parse_amount', expr) -}}
   {%- set number = "([0-9]{1,16}|[0-9]{1,3}(,[0-9]{3}){1,4})([.][0-9]+)?" -%}
+  {%- set c = _cleaned_cell(expr) -%}
   (
     case
-        when {{ expr }} ~ '^-?[0-9]{1,16}([.][0-9]+)?$' then cast({{ expr }} as numeric(20, 2))
-        else (
-            select
-                case
-                    when c ~ '^[+-]?{{ number }}$' then cast(replace(c, ',', '') as numeric(20, 2))
-                    when c ~ '^[(]{{ number }}[)]$'
-                        then -cast(replace(substr(c, 2, length(c) - 2), ',', '') as numeric(20, 2))
-                    when c ~ '^[+-]?[0-9]{1,16}([.][0-9]+)?[eE][+-]?[0-9]{1,2}$'
-                        then case
-                            when abs(cast(c as double precision)) < 1e16 then cast(cast(c as numeric) as numeric(20, 2))
-                        end
-                end
-            from (select {{ _cleaned_cell(expr) }} as c) as cleaned_
-        )
+        when {{ expr }} ~ '^-?{{ number }}$' then cast(replace({{ expr }}, ',', '') as numeric(20, 2))
+        when {{ c }} ~ '^[+-]?{{ number }}$' then cast(replace({{ c }}, ',', '') as numeric(20, 2))
+        when {{ c }} ~ '^[(]{{ number }}[)]$' then -cast(replace(btrim({{ c }}, '()'), ',', '') as numeric(20, 2))
+        when {{ c }} ~ '^[+-]?[0-9]{1,16}([.][0-9]+)?[eE][+-]?[0-9]{1,2}$'
+            then case
+                when abs(cast({{ c }} as double precision)) < 1e16 then cast(cast({{ c }} as numeric) as numeric(20, 2))
+            end
     end
   )
 {%- endmacro %}
