@@ -40,8 +40,6 @@ BUSINESS_SUFFIXES = ("-养老", "-福利", "(团托)", "-BSU280", "及下属子�
 PLACEHOLDER_NAMES = ("", "空白", "N/A", "无", "-", None, "null")
 PLACEHOLDER_CODES = ("", "N/A", "NULL", "NAN", "null", "0", "-")
 
-PERFORMANCE_COLUMNS = PERFORMANCE.columns
-INCOME_COLUMNS = INCOME.columns
 INSTITUTIONS = ("北京分公司", "上海分公司", "深圳分公司", "广东分公司", "江苏分公司", "浙江分公司", "总部")
 # How exports write months and amounts; unparseable cells the warehouse must list, not crash on.
 MONTH_FORMATS = (
