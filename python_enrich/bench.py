@@ -4,6 +4,8 @@
     python -m python_enrich.bench warehouse --rows N [--json]      the resolution models on N generated rows
     python -m python_enrich.bench drain --names N --rate-limit R/W --latency-ms A..B --concurrency C [--json]
                                                                    the drain against a sandbox it starts
+    python -m python_enrich.bench load --rows N --format csv|xlsx [--json]
+                                                                   the loader on an N-row performance export
 
 Each runs in a database of its own (dropped afterwards) on the server ./run uses.
 """
@@ -15,6 +17,7 @@ import json
 import logging
 import random
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,6 +31,8 @@ from python_enrich.companies import build_companies
 from python_enrich.db import libpq_options_with_salt, temporary_database
 from python_enrich.drain import Drain, DrainOptions
 from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
+from python_enrich.load import load_file
+from python_enrich.load.tables import PERFORMANCE
 from python_enrich.normalization import normalize_company_name
 from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
 
@@ -206,6 +211,37 @@ def bench_drain(
     }
 
 
+def bench_load(rows: int, file_format: str) -> dict[str, Any]:
+    """Rows per second the loader reads, maps and COPYs from a sample export (and again, replacing)."""
+    _, performance, _ = sample.sample_rows(rows, seed=42)
+    with tempfile.TemporaryDirectory() as directory, temporary_database("wdh_bench"):
+        path = Path(directory) / f"performance.{file_format}"
+        if file_format == "csv":
+            sample.write_csv(path, PERFORMANCE, performance)
+        else:
+            sample.write_workbook(path, PERFORMANCE, performance)
+        file_mb = round(path.stat().st_size / 2**20, 1)
+        started = time.perf_counter()
+        load_file(PERFORMANCE.name, path, dry_run=True)
+        read_s = time.perf_counter() - started
+        started = time.perf_counter()
+        load_file(PERFORMANCE.name, path)
+        load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        again = load_file(PERFORMANCE.name, path)
+        reload_s = time.perf_counter() - started
+    return {
+        "rows": rows,
+        "format": file_format,
+        "file_mb": file_mb,
+        "read_and_parse_s": round(read_s, 2),
+        "load_s": round(load_s, 2),
+        "rows_per_s": round(rows / load_s),
+        "reload_s": round(reload_s, 2),
+        "reload_replaced_rows": again.replaced,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -221,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     drain_bench.add_argument("--latency-ms", type=millisecond_range, default=(500, 2000))
     drain_bench.add_argument("--concurrency", type=int, default=4)
     drain_bench.add_argument("--json", action="store_true")
+    load_bench = commands.add_parser("load", help="the loader on a generated performance export (CSV or workbook)")
+    load_bench.add_argument("--rows", type=int, default=300_000)
+    load_bench.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    load_bench.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if getattr(args, "rows", 1) < 1 or getattr(args, "names", 1) < 1:
         parser.error("sizes must be at least 1")
@@ -229,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = bench_names(args.names)
     elif args.command == "warehouse":
         figures = bench_warehouse(args.rows, server)
+    elif args.command == "load":
+        figures = bench_load(args.rows, args.format)
     else:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         figures = bench_drain(args.names, args.rate_limit, args.latency_ms, args.concurrency)

@@ -1,8 +1,10 @@
 """The main job, end to end on embedded defaults: python -m python_enrich.demo [--rows N] [--budget N]
 
-Uses the PostgreSQL the PG* variables name, or starts the private cluster; generates sample data;
-runs dbt seed and dbt build; starts the EQC sandbox and drains the queue through it; builds again
-so that learned names replace their temporary ids; prints a summary of how every row was resolved.
+Uses the PostgreSQL the PG* variables name, or starts the private cluster; writes sample exports
+(a performance workbook and an income CSV, shaped like real ones) and loads them with
+python -m python_enrich.load, as a user would; runs dbt seed and dbt build; starts the EQC
+sandbox and drains the queue through it; builds again so that learned names replace their
+temporary ids; prints a summary of how every row was resolved.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from python_enrich import report, run_dbt, sample, summary
+from python_enrich import load, report, run_dbt, sample, summary
 from python_enrich.db import cursor
 from python_enrich.drain import Drain, DrainOptions
 from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
@@ -26,6 +28,7 @@ from python_enrich.temp_id import salt_from_env
 DEMO_RATE_LIMIT = (600, 60.0)
 DEMO_LATENCY_MS = {"*": (50, 300)}
 REPORT_FILE = PROJECT_DIR / "report.html"
+EXPORTS_DIR = PROJECT_DIR / "sample_exports"
 
 
 class StepFailed(RuntimeError):
@@ -44,6 +47,16 @@ def dbt(*args: str) -> None:
     result = run_dbt.invoke([*args, "--quiet"])
     if not getattr(result, "success", False):
         raise StepFailed(f"dbt {' '.join(args)} failed (its errors are above)")
+
+
+def load_exports(rows: int, seed: int) -> None:
+    """Write the sample as export files and load each through the loader's command line."""
+    _, workbook, income_csv = sample.write_files(rows, seed, EXPORTS_DIR)
+    print(f"   wrote {workbook.relative_to(PROJECT_DIR)} and {income_csv.relative_to(PROJECT_DIR)}")
+    for table, path in (("annuity_performance", workbook), ("annuity_income", income_csv)):
+        print(f"   python -m python_enrich.load {table} {path.relative_to(PROJECT_DIR)}", flush=True)
+        if load.main([table, str(path)]) != 0:
+            raise StepFailed(f"loading {path.name} failed (the reason is above)")
 
 
 def drain_through_sandbox(rows: int, seed: int, budget: int) -> str:
@@ -72,8 +85,7 @@ def run(rows: int, seed: int, budget: int) -> str:
         f"at {server.host}:{server.port}/{server.database}"
     )
     salt_from_env()  # warns loudly when the public default salt is in use
-    size = step(f"sample data ({rows:,} performance rows, seed {seed})", lambda: sample.generate(rows, seed))
-    print(f"   raw.annuity_performance: {size.performance_rows:,} rows, raw.annuity_income: {size.income_rows:,} rows")
+    step(f"sample exports ({rows:,} performance rows, seed {seed}) loaded", lambda: load_exports(rows, seed))
     step("dbt seed (override mappings)", lambda: dbt("seed"))
     step("dbt build (resolution, backflow, queue, reports, tests)", lambda: dbt("build"))
     print(

@@ -1,9 +1,13 @@
-"""Generate realistic raw annuity tables: python -m python_enrich.sample --rows N [--seed S].
+"""Generate realistic raw annuity tables: python -m python_enrich.sample --rows N [--seed S] [--files DIR].
 
 Writes raw.annuity_performance and raw.annuity_income with the old warehouse's Chinese column names,
-loaded with COPY.  Companies recur under name variants (bracket widths, spaces, status suffixes,
-full-width letters), some rows carry a real company code, some names are blank or placeholders, a
-few plans belong to a single company, and both domains share customers.  Same seed, same data.
+loaded with COPY, or (--files) the exports users receive: a performance workbook (sheet 规模明细,
+old header names, number and date cells) and an income CSV, to load with python -m python_enrich.load.
+Companies recur under name variants (bracket widths, spaces, status suffixes, full-width letters),
+some rows carry a real company code, some names are blank or placeholders, a few plans belong to a
+single company, and both domains share customers. Months and amounts come in the formats real
+exports use (202412, 2024年11月, 24年11月, 1,234.50, (1,000.00), full-width digits, -, N/A, …) and
+a few cells are garbage. Same seed, same data.
 """
 
 from __future__ import annotations
@@ -13,13 +17,21 @@ import csv
 import io
 import logging
 import random
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
 
 from python_enrich.companies import Company, build_companies
 from python_enrich.db import connect
 from python_enrich.errors import first_line
+from python_enrich.load.cells import FULL_WIDTH, HALF_WIDTH
+from python_enrich.load.tables import INCOME, PERFORMANCE, ROW_KEY, SOURCE_FILE, RawTable
+from python_enrich.load.write import ensure_raw_table
 
 DEFAULT_ROWS = 30_986
 COLLECTIVE_PLANS = ("AN001", "AN002", "AN003", "AN004")  # many companies share these
@@ -28,11 +40,17 @@ BUSINESS_SUFFIXES = ("-养老", "-福利", "(团托)", "-BSU280", "及下属子�
 PLACEHOLDER_NAMES = ("", "空白", "N/A", "无", "-", None, "null")
 PLACEHOLDER_CODES = ("", "N/A", "NULL", "NAN", "null", "0", "-")
 
-PERFORMANCE_COLUMNS = (
-    "月度", "计划代码", "计划类型", "客户名称", "年金账户名", "年金账户号", "集团企业客户号", "公司代码",
-    "期初资产规模", "期末资产规模", "供款", "业务类型",
+INSTITUTIONS = ("北京分公司", "上海分公司", "深圳分公司", "广东分公司", "江苏分公司", "浙江分公司", "总部")
+# How exports write months and amounts; unparseable cells the warehouse must list, not crash on.
+MONTH_FORMATS = (
+    ("{y}-{m:02d}-01", 40), ("{y}{m:02d}", 15), ("{y}年{m}月", 10), ("{y}-{m:02d}", 10),
+    ("{y}{m:02d}01", 8), ("{y}年{m}月1日", 5), ("{yy}年{m}月", 5), ("{y}/{m}/1", 2),
 )  # fmt: skip
-INCOME_COLUMNS = ("月度", "计划代码", "客户名称", "公司代码", "收入金额", "业务类型")
+AMOUNT_PLACEHOLDERS = ("-", "N/A", "NULL", "无", "")
+GARBAGE_MONTHS = ("2024-13", "#VALUE!", "二〇二四年一月")
+GARBAGE_AMOUNTS = ("abc", "#REF!", "1.2.3", "约100", "12.5万", "1,23,456")
+WORKBOOK_HEADERS = {"计划代码": "计划号", "机构名称": "机构", "流失(含待遇支付)": "流失（含待遇支付）"}
+_TO_FULL_WIDTH = str.maketrans(HALF_WIDTH, FULL_WIDTH)
 
 log = logging.getLogger(__name__)
 
@@ -102,81 +120,171 @@ def _plan(rng: random.Random, company: Company) -> tuple[str, str]:
     return rng.choice(company.plan_codes), "单一计划"
 
 
-def _month(rng: random.Random) -> str:
+class CellFormats:
+    """Writes months and amounts as exports do. Its own random stream: the data's values (and the
+    names, codes and plans other tests rely on) are the same as with plain ISO months and numbers."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(f"formats:{seed}")
+
+    def month(self, year: int, month: int) -> str:
+        roll = self.rng.random()
+        if roll < 0.0005:
+            return self.rng.choice(GARBAGE_MONTHS)
+        pattern = self.rng.choices([p for p, _ in MONTH_FORMATS], [w for _, w in MONTH_FORMATS])[0]
+        text = pattern.format(y=year, yy=year % 100, m=month)
+        return text.translate(_TO_FULL_WIDTH) if roll > 0.95 else text
+
+    def amount(self, value: float) -> str:
+        roll = self.rng.random()
+        if roll < 0.002:
+            return self.rng.choice(GARBAGE_AMOUNTS)
+        if roll < 0.03:
+            return self.rng.choice(AMOUNT_PLACEHOLDERS)
+        if roll < 0.05:  # a negative amount: a correction
+            return self.rng.choice([f"({value:,.2f})", f"-{value:.2f}"])
+        if roll < 0.18:
+            return f"{value:,.2f}"
+        if roll < 0.21:
+            return f" {value:.2f} "
+        if roll < 0.23:
+            return f"{value:,.2f}".translate(_TO_FULL_WIDTH)
+        return f"{value:.2f}"
+
+
+def _month(rng: random.Random, formats: CellFormats) -> str:
     year, month = divmod(rng.randrange(24), 12)
-    return f"{2024 + year}-{month + 1:02d}-01"
+    return formats.month(2024 + year, month + 1)
 
 
-def performance_rows(rng: random.Random, companies: list[Company], count: int) -> Iterator[tuple[object, ...]]:
+def performance_rows(
+    rng: random.Random, companies: list[Company], count: int, formats: CellFormats
+) -> Iterator[tuple[object, ...]]:
     for _ in range(count):
         company = _pick(rng, companies)
         plan, plan_type = _plan(rng, company)
         name = name_variant(rng, company)
         start = round(rng.lognormvariate(15, 1.5), 2)
         yield (
-            _month(rng), plan, plan_type, name, name_variant(rng, company) if rng.random() < 0.3 else name,
+            _month(rng, formats), plan, plan_type, name, name_variant(rng, company) if rng.random() < 0.3 else name,
             f"{rng.randrange(10**11, 10**12)}", f"C{rng.randrange(10**8, 10**9)}" if rng.random() < 0.4 else "",
-            _company_code(rng, company), f"{start:.2f}", f"{start * rng.uniform(0.9, 1.15):.2f}",
-            f"{rng.uniform(0, start / 50):.2f}", rng.choice(["企年受托", "企年投资", "职年受托"]),
+            _company_code(rng, company), formats.amount(start), formats.amount(start * rng.uniform(0.9, 1.15)),
+            formats.amount(rng.uniform(0, start / 50)), rng.choice(["企年受托", "企年投资", "职年受托"]),
+            formats.rng.choice(INSTITUTIONS), formats.amount(formats.rng.uniform(0, start / 80)),
         )  # fmt: skip
 
 
-def income_rows(rng: random.Random, companies: list[Company], count: int) -> Iterator[tuple[object, ...]]:
+def income_rows(
+    rng: random.Random, companies: list[Company], count: int, formats: CellFormats
+) -> Iterator[tuple[object, ...]]:
     for _ in range(count):
         company = _pick(rng, companies)
         plan, _ = _plan(rng, company)
         yield (
-            _month(rng), plan, name_variant(rng, company), _company_code(rng, company),
-            f"{rng.lognormvariate(10, 1.2):.2f}", rng.choice(["企年受托", "企年投资"]),
+            _month(rng, formats), plan, name_variant(rng, company), _company_code(rng, company),
+            formats.amount(rng.lognormvariate(10, 1.2)), rng.choice(["企年受托", "企年投资"]),
+            formats.rng.choice(INSTITUTIONS),
         )  # fmt: skip
 
 
-def _copy(cur: object, table: str, columns: tuple[str, ...], rows: Iterator[tuple[object, ...]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in rows:
-        writer.writerow(["\\N" if value is None else value for value in row])
-    buffer.seek(0)
-    column_list = ", ".join(f'"{column}"' for column in columns)
-    cur.copy_expert(f"copy raw.{table} ({column_list}) from stdin with (format csv, null '\\N')", buffer)  # type: ignore[attr-defined]
-
-
-def generate(rows: int = DEFAULT_ROWS, seed: int = 42) -> SampleSize:
-    """(Re)create the raw tables with generated data; returns the sizes written."""
+def sample_rows(rows: int, seed: int) -> tuple[SampleSize, list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The size and the performance and income rows (raw table columns, as text) for a seed."""
     if rows < 1:
         raise ValueError("--rows must be at least 1")
     size = sample_size(rows)
     companies = build_companies(size.companies, seed)
     rng = random.Random(f"sample:{seed}")
+    formats = CellFormats(seed)
+    performance = list(performance_rows(rng, companies, size.performance_rows, formats))
+    income = list(income_rows(rng, companies, size.income_rows, formats))
+    return size, performance, income
+
+
+def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], seed: int) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for number, row in enumerate(rows, start=2):  # numbered as the rows of an export with a header
+        writer.writerow(["\\N" if value is None else value for value in row] + ["sample", f"sample{seed}:{number}"])
+    buffer.seek(0)
+    column_list = ", ".join(f'"{column}"' for column in (*table.columns, SOURCE_FILE, ROW_KEY))
+    cur.copy_expert(f"copy raw.{table.name} ({column_list}) from stdin with (format csv, null '\\N')", buffer)  # type: ignore[attr-defined]
+
+
+def generate(rows: int = DEFAULT_ROWS, seed: int = 42) -> SampleSize:
+    """(Re)create the raw tables with generated data; returns the sizes written."""
+    size, performance, income = sample_rows(rows, seed)
     conn = connect()
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("create schema if not exists raw")
-            for table, columns in (("annuity_performance", PERFORMANCE_COLUMNS), ("annuity_income", INCOME_COLUMNS)):
-                cur.execute(f"drop table if exists raw.{table}")
-                column_defs = ", ".join(f'"{column}" text' for column in columns)
-                cur.execute(f"create table raw.{table} ({column_defs})")
-            _copy(
-                cur, "annuity_performance", PERFORMANCE_COLUMNS, performance_rows(rng, companies, size.performance_rows)
-            )
-            _copy(cur, "annuity_income", INCOME_COLUMNS, income_rows(rng, companies, size.income_rows))
+            for table, table_rows in ((PERFORMANCE, performance), (INCOME, income)):
+                cur.execute(f"drop table if exists raw.{table.name}")
+                ensure_raw_table(cur, table)
+                _copy(cur, table, table_rows, seed)
             cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
     finally:
         conn.close()
     return size
 
 
+PLAIN_NUMBER = re.compile(r"^-?[0-9]+\.[0-9]+$")
+ISO_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})-01$")
+
+
+def _workbook_cell(value: object) -> object:
+    """A cell as Excel holds it: plain numbers as numbers, ISO dates as dates, YYYYMM as a number."""
+    if not isinstance(value, str):
+        return value
+    if PLAIN_NUMBER.match(value):
+        return float(value)
+    if match := ISO_MONTH.match(value):
+        return datetime(int(match[1]), int(match[2]), 1)
+    if len(value) == 6 and value.isdigit():
+        return int(value)
+    return value
+
+
+def write_workbook(path: Path, table: RawTable, rows: list[tuple[object, ...]]) -> Path:
+    """The rows as an export workbook: its default sheet, the old header names, typed cells."""
+    headers = [WORKBOOK_HEADERS.get(column, column) for column in table.columns]
+    frame = pd.DataFrame([[_workbook_cell(v) for v in row] for row in rows], columns=headers)
+    frame.to_excel(path, sheet_name=table.default_sheet, index=False, engine="xlsxwriter")
+    return path
+
+
+def write_csv(path: Path, table: RawTable, rows: list[tuple[object, ...]], encoding: str = "utf-8-sig") -> Path:
+    """The rows as an export CSV (UTF-8 with a BOM, as Excel writes it, unless told otherwise)."""
+    with path.open("w", encoding=encoding, newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(table.columns)
+        writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return path
+
+
+def write_files(rows: int, seed: int, directory: Path) -> tuple[SampleSize, Path, Path]:
+    """The sample as users receive it: a performance workbook and an income CSV in directory."""
+    size, performance, income = sample_rows(rows, seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    workbook = write_workbook(directory / f"规模明细_sample_{seed}.xlsx", PERFORMANCE, performance)
+    income_csv = write_csv(directory / f"收入明细_sample_{seed}.csv", INCOME, income)
+    return size, workbook, income_csv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.sample", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"performance rows (default {DEFAULT_ROWS})")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--files", type=Path, metavar="DIR", help="write export files into DIR instead of the tables")
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
     try:
+        if args.files is not None:
+            size, workbook, income_csv = write_files(args.rows, args.seed, args.files)
+            print(f"wrote {workbook} ({size.performance_rows} rows) and {income_csv} ({size.income_rows} rows)")
+            return 0
         size = generate(args.rows, args.seed)
     except Exception as error:  # one line for the user; psycopg2 errors carry no secrets
-        print(f"error: could not write the sample tables: {first_line(error)}", file=sys.stderr)
+        print(f"error: could not write the sample: {first_line(error)}", file=sys.stderr)
         return 1
     print(
         f"wrote raw.annuity_performance ({size.performance_rows} rows) and "

@@ -39,6 +39,8 @@ def test_sample_is_deterministic_and_realistic() -> None:
             assert cur.fetchone() == (size.income_rows,)
             cur.execute("select 客户名称, 公司代码, 计划类型 from raw.annuity_performance")
             rows = cur.fetchall()
+            cur.execute("select 月度, 期初资产规模, 期末资产规模, 供款 from raw.annuity_performance")
+            cells = cur.fetchall()
             cur.execute(
                 "select count(*) from raw.annuity_income i where exists "
                 "(select 1 from raw.annuity_performance p where p.客户名称 = i.客户名称)"
@@ -53,6 +55,22 @@ def test_sample_is_deterministic_and_realistic() -> None:
     assert sum(1 for c in codes if c and c.isdigit() and c != "0") > 100  # real company codes
     assert {t for _, _, t in rows} == {"单一计划", "集合计划"}
     assert shared_customers > 100  # the two domains share customers
+    # Months and amounts as exports write them, placeholders, and a few garbage cells.
+    months = {month for month, *_ in cells}
+    for pattern in (r"^\d{6}$", r"^\d{4}年\d{1,2}月$", r"^\d{2}年\d{1,2}月$", r"^\d{4}-\d{2}$", r"^\d{8}$", "[０-９]"):
+        assert any(re.search(pattern, m) for m in months), pattern
+    amounts = [a for _, *row in cells for a in row]
+    for pattern in (r"^\d{1,3}(,\d{3})+\.\d\d$", r"^\(.*\)$", r"^ .* $", "[０-９]", r"^(-|N/A|NULL|无)$"):
+        assert any(re.search(pattern, a) for a in amounts), pattern
+    garbage = sum(a in sample.GARBAGE_AMOUNTS for a in amounts) + sum(m in sample.GARBAGE_MONTHS for m, *_ in cells)
+    assert 0 < garbage < len(cells) * 4 * 0.005
+
+
+def test_sample_writes_export_files(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert sample.main(["--rows", "60", "--seed", "2", "--files", str(tmp_path)]) == 0
+    assert "规模明细_sample_2.xlsx (60 rows)" in capsys.readouterr().out
+    assert {p.name for p in tmp_path.iterdir()} == {"规模明细_sample_2.xlsx", "收入明细_sample_2.csv"}
+    assert (tmp_path / "收入明细_sample_2.csv").read_bytes().startswith(b"\xef\xbb\xbf\xe6\x9c\x88")  # BOM, 月度
 
 
 def test_sample_rejects_bad_size() -> None:
@@ -64,6 +82,9 @@ def test_demo_runs_end_to_end_and_prints_the_summary(capsys: pytest.CaptureFixtu
     with fresh_database():
         assert demo.main(["--rows", "2000", "--seed", "3"]) == 0
     out = capsys.readouterr().out
+    assert "python -m python_enrich.load annuity_performance sample_exports/" in out  # as a user would
+    assert "规模明细_sample_3.xlsx!规模明细 -> raw.annuity_performance: 2,000 rows" in out
+    assert "收入明细_sample_3.csv -> raw.annuity_income: 666 rows" in out
     assert "Summary" in out
     assert re.search(r"total rows\s+2,000\s+666", out)
     assert re.search(r"real company id on [\d,]+ of 2,666 rows", out)

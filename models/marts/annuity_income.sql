@@ -16,12 +16,14 @@ company_keys as (
 final as (
 
     {{ attach_company_ids('rows_', 'company_keys', [
+        'row_key',
         'report_month',
         'plan_code',
         'customer_name',
         'company_code_raw',
         'existing_company_id',
         'income_amount',
+        'institution_name',
         'business_type',
         'customer_name_normalized',
     ]) }}

@@ -16,6 +16,7 @@ company_keys as (
 final as (
 
     {{ attach_company_ids('rows_', 'company_keys', [
+        'row_key',
         'report_month',
         'plan_code',
         'plan_type',
@@ -28,6 +29,8 @@ final as (
         'starting_assets',
         'ending_assets',
         'contribution',
+        'outflow_incl_benefits',
+        'institution_name',
         'business_type',
         'customer_name_normalized',
     ]) }}

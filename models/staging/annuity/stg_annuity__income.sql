@@ -1,23 +1,76 @@
+{%- set raw_table = source('annuity', 'annuity_income') -%}
+
 with
 
 source as (
 
-    select * from {{ source('annuity', 'annuity_income') }}
+    -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
+    select
+        月度,
+        计划代码,
+        客户名称,
+        公司代码,
+        收入金额,
+        业务类型,
+        {{ raw_column_or_null(raw_table, '机构名称') }} as 机构名称,
+        {{ raw_column_or_null(raw_table, '_source_file') }} as _source_file,
+        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key
+
+    from {{ raw_table }}
+
+),
+
+keyed as (
+
+    {{ with_row_key('source') }}
+
+),
+
+months as (
+
+    -- A table holds few spellings of its months: each is parsed once.
+    select
+        raw_month,
+        {{ parse_month('raw_month') }} as report_month
+
+    from (select distinct 月度 as raw_month from source) as distinct_months
+
+),
+
+parsed as (
+
+    select
+        keyed.*,
+        months.report_month,
+        {{ parse_amount('keyed.收入金额') }} as income_amount
+
+    from keyed
+    left join months
+        on keyed.月度 = months.raw_month
+    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
+    offset 0  -- noqa: AM09
 
 ),
 
 renamed as (
 
     select
-        cast(nullif(trim(月度), '') as date) as report_month,
+        row_key,
+        _source_file as source_file,
+        report_month,
         upper(nullif(trim(计划代码), '')) as plan_code,
         客户名称 as customer_name,
         公司代码 as company_code_raw,
         {{ clean_company_code('公司代码') }} as existing_company_id,
-        cast(nullif(trim(收入金额), '') as numeric(20, 2)) as income_amount,
-        nullif(trim(业务类型), '') as business_type
+        income_amount,
+        nullif(trim(机构名称), '') as institution_name,
+        nullif(trim(业务类型), '') as business_type,
+        {{ cell_problems([
+            ['月度', 'report_month', 'unparseable month'],
+            ['收入金额', 'income_amount', 'unparseable amount'],
+        ]) }} as cell_problems
 
-    from source
+    from parsed
 
 ),
 

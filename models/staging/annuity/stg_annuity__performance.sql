@@ -1,15 +1,73 @@
+{%- set raw_table = source('annuity', 'annuity_performance') -%}
+
 with
 
 source as (
 
-    select * from {{ source('annuity', 'annuity_performance') }}
+    -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
+    select
+        月度,
+        计划代码,
+        计划类型,
+        客户名称,
+        年金账户名,
+        年金账户号,
+        集团企业客户号,
+        公司代码,
+        期初资产规模,
+        期末资产规模,
+        供款,
+        业务类型,
+        {{ raw_column_or_null(raw_table, '机构名称') }} as 机构名称,
+        {{ raw_column_or_null(raw_table, '流失(含待遇支付)') }} as "流失(含待遇支付)",  -- noqa: RF05
+        {{ raw_column_or_null(raw_table, '_source_file') }} as _source_file,
+        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key
+
+    from {{ raw_table }}
+
+),
+
+keyed as (
+
+    {{ with_row_key('source') }}
+
+),
+
+months as (
+
+    -- A table holds few spellings of its months: each is parsed once.
+    select
+        raw_month,
+        {{ parse_month('raw_month') }} as report_month
+
+    from (select distinct 月度 as raw_month from source) as distinct_months
+
+),
+
+parsed as (
+
+    select
+        keyed.*,
+        months.report_month,
+        {{ parse_amount('keyed.期初资产规模') }} as starting_assets,
+        {{ parse_amount('keyed.期末资产规模') }} as ending_assets,
+        {{ parse_amount('keyed.供款') }} as contribution,
+        {{ parse_amount('keyed."流失(含待遇支付)"') }} as outflow_incl_benefits
+
+    from keyed
+    left join months
+        on keyed.月度 = months.raw_month
+    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
+    offset 0  -- noqa: AM09
 
 ),
 
 renamed as (
 
     select
-        cast(nullif(trim(月度), '') as date) as report_month,
+        row_key,
+        _source_file as source_file,
+        report_month,
         upper(nullif(trim(计划代码), '')) as plan_code,
         nullif(trim(计划类型), '') as plan_type,
         客户名称 as customer_name,
@@ -18,12 +76,21 @@ renamed as (
         nullif(trim(集团企业客户号), '') as group_customer_number,
         公司代码 as company_code_raw,
         {{ clean_company_code('公司代码') }} as existing_company_id,
-        cast(nullif(trim(期初资产规模), '') as numeric(20, 2)) as starting_assets,
-        cast(nullif(trim(期末资产规模), '') as numeric(20, 2)) as ending_assets,
-        cast(nullif(trim(供款), '') as numeric(20, 2)) as contribution,
-        nullif(trim(业务类型), '') as business_type
+        starting_assets,
+        ending_assets,
+        contribution,
+        outflow_incl_benefits,
+        nullif(trim(机构名称), '') as institution_name,
+        nullif(trim(业务类型), '') as business_type,
+        {{ cell_problems([
+            ['月度', 'report_month', 'unparseable month'],
+            ['期初资产规模', 'starting_assets', 'unparseable amount'],
+            ['期末资产规模', 'ending_assets', 'unparseable amount'],
+            ['供款', 'contribution', 'unparseable amount'],
+            ['"流失(含待遇支付)"', 'outflow_incl_benefits', 'unparseable amount'],
+        ]) }} as cell_problems
 
-    from source
+    from parsed
 
 ),
 

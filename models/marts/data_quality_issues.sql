@@ -1,0 +1,53 @@
+-- Every raw cell that could not be parsed (its value became NULL; the row itself was kept).
+with
+
+performance as (
+
+    select * from {{ ref('stg_annuity__performance') }}
+
+),
+
+income as (
+
+    select * from {{ ref('stg_annuity__income') }}
+
+),
+
+flagged_rows as (
+
+    select
+        'annuity_performance' as table_name,
+        row_key,
+        source_file,
+        cell_problems
+    from performance
+    where cell_problems is not null
+
+    union all
+
+    select
+        'annuity_income' as table_name,
+        row_key,
+        source_file,
+        cell_problems
+    from income
+    where cell_problems is not null
+
+),
+
+final as (
+
+    select
+        flagged_rows.table_name,
+        flagged_rows.row_key,
+        flagged_rows.source_file,
+        problems.key as column_name,
+        problems.value ->> 'raw' as raw_value,
+        problems.value ->> 'problem' as problem
+
+    from flagged_rows
+    cross join lateral jsonb_each(flagged_rows.cell_problems) as problems
+
+)
+
+select * from final

@@ -1,0 +1,3 @@
+from python_enrich.load.cli import main
+
+raise SystemExit(main())
