@@ -29,7 +29,7 @@ from python_enrich.db import libpq_options_with_salt, temporary_database
 from python_enrich.drain import Drain, DrainOptions
 from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
-from python_enrich.pgcluster import CLUSTER_DIR, Server, ensure_server
+from python_enrich.pgcluster import PrivateCluster, Server, ensure_server
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 
@@ -41,7 +41,7 @@ class ServerMemorySampler:
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        pid_file = CLUSTER_DIR / "data" / "postmaster.pid"
+        pid_file = PrivateCluster().data / "postmaster.pid"
         self.postmaster = int(pid_file.read_text().split()[0]) if server.private and pid_file.exists() else None
 
     def _server_pids(self) -> list[int]:
