@@ -158,10 +158,8 @@ class PrivateCluster:
     def _owner_command(self, args: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *args] if self.as_root else args
 
-    def _run(self, args: list[str], check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            self._owner_command(args), input=stdin, capture_output=True, text=True, check=False, cwd="/"
-        )
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(self._owner_command(args), capture_output=True, text=True, check=False, cwd="/")
         if check and result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise SetupError(f"{Path(args[0]).name} failed: {detail[-1] if detail else result.returncode}")
@@ -272,10 +270,20 @@ class PrivateCluster:
         self._prepare_directory()
         if not self.initialized():
             password = secrets.token_urlsafe(24)  # letters, digits, - and _: nothing to escape
-            self._run([
-                str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--pwfile=/dev/stdin",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions",
-            ], stdin=f"{password}\n")  # fmt: skip
+            # initdb reads it from a file the server's account can read: briefly, in its own directory.
+            pwfile = self.server_dir / "initdb-password"
+            pwfile.unlink(missing_ok=True)  # left by an interrupted initdb
+            descriptor = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(f"{password}\n")
+            self._give_to_server_owner(pwfile)
+            try:
+                self._run([
+                    str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions",
+                ])  # fmt: skip
+            finally:
+                pwfile.unlink()
             self._write_passfile(password, self.port() or 0)
         if not self.running():
             self._write_settings()
