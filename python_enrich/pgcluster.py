@@ -424,7 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m python_enrich.pgcluster",
         description="Start, stop or show the project's private PostgreSQL cluster. "
-        "`env` prints shell exports for the server to use (starting the private cluster when no PG* is set).",
+        "`env` prints shell exports for the server to use (starting the private cluster when no PG* is set): "
+        'PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSFILE; use it as eval "$(./run py pgcluster env)" '
+        "before plain dbt or psql. The temp-id salt is never printed: export WDH_ALIAS_SALT yourself. "
+        "Exit codes: 0 ok, 1 not running (status), 2 set-up error.",
     )
     parser.add_argument("action", choices=["start", "stop", "status", "env"])
     args = parser.parse_args(argv)
@@ -435,7 +438,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "status":
             cluster = PrivateCluster()
             if cluster.running():
-                print(f"private PostgreSQL running on 127.0.0.1:{cluster.port()} ({cluster.data})")
+                print(
+                    f"private PostgreSQL running on 127.0.0.1:{cluster.port()} ({cluster.data}); "
+                    f"password authentication only, password file {cluster.passfile}"
+                )
             else:
                 print("private PostgreSQL is not running")
                 return 1
@@ -446,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for key, value in ensure_server().env().items():
                 print(f"export {key}={shlex.quote(value)}")
+            if not os.environ.get("WDH_ALIAS_SALT"):  # a secret: never printed, kept in your own shell
+                print("note: WDH_ALIAS_SALT is not set in this shell: export your temp-id salt too", file=sys.stderr)
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
