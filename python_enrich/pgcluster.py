@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for key, value in ensure_server().env().items():
                 print(f"export {key}={shlex.quote(value)}")
-            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet:  # a secret: never printed, kept in your own shell
+            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet:  # a secret: never printed
                 print("note: WDH_ALIAS_SALT is not set in this shell: export your temp-id salt too", file=sys.stderr)
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
