@@ -193,9 +193,8 @@ class PrivateCluster:
                     f"the `postgres` user cannot reach {self.directory} and has no home directory of its own "
                     f"({home}) to keep the cluster in: create it (owned by postgres), or run as a normal user."
                 )
-            base = home
             digest = sha256(str(self.directory.resolve()).encode()).hexdigest()[:12]
-            self.location_file.write_text(f"{base / f'company-enrichment-{digest}'}\n")
+            self.location_file.write_text(f"{home / f'company-enrichment-{digest}'}\n")
         server_dir = self.server_dir
         server_dir.mkdir(mode=0o700, exist_ok=True)
         os.chown(server_dir, owner.pw_uid, owner.pw_gid)
