@@ -70,18 +70,20 @@ def mismatch_message(status: SaltStatus, salt: str, env_set: bool) -> str | None
     )
 
 
-def check_matches_state() -> None:
+def check_matches_state() -> SaltStatus:
     """Raise SaltMismatch when WDH_ALIAS_SALT differs from the state's salt (before anything writes).
 
     A database without state, or whose state has no salt yet, passes: the next build stores it.
     """
     conn = connect()
     try:
-        message = mismatch_message(state_status(conn), salt_from_env(), env_set=_env_salt_set())
+        status = state_status(conn)
     finally:
         conn.close()
+    message = mismatch_message(status, salt_from_env(), env_set=_env_salt_set())
     if message:
         raise SaltMismatch(message)
+    return status
 
 
 def _env_salt_set() -> bool:
@@ -135,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "status":
             try:
-                check_matches_state()
+                status = check_matches_state()
             except SaltMismatch as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 1
             default = "" if _env_salt_set() else " (the PUBLIC default: set your own secret)"
-            print(f"{SALT_ENV_VAR} matches the state's temp-id salt, or none is stored yet{default}")
+            if status.stored:
+                print(f"{SALT_ENV_VAR} matches the state's salt (fingerprint {status.fingerprint[:8]}){default}")
+            else:
+                print(f"no temp-id salt is stored yet: the next ./run dbt build stores {SALT_ENV_VAR}{default}")
             return 0
         result = rotate(args.dry_run)
     except SaltMismatch as error:
