@@ -1,8 +1,11 @@
 {#
   SQL twins of python_enrich.normalization and python_enrich.temp_id, created (idempotently) by
   the on-run-start hook in the enrichment schema. Spec: shared/spec/normalization.md, temp-id.md.
-  The temp-id salt is never part of any SQL text: it arrives as the connection setting
-  `wdh.alias_salt` (libpq's PGOPTIONS), so dbt's compiled SQL, logs and target/ cannot hold it.
+  The temp-id salt is never part of any SQL text. It is kept once in the state table
+  temp_id_salt (no privilege for anyone but its owner), stored there from the connection setting
+  `wdh.alias_salt` that ./run dbt and the Python commands pass in libpq's PGOPTIONS, and read only by
+  the SECURITY DEFINER functions below; so plain `dbt build` computes the same ids as ./run dbt.
+  Only a peppered fingerprint of it is ever read back (macros/run_start_checks.sql).
 #}
 
 {% macro create_enrichment_functions() %}
@@ -141,16 +144,153 @@ begin
 end
 $fn$;
 
--- The salt comes from the session setting wdh.alias_salt; unset means the old public default.
-create or replace function {{ schema }}.temp_id_for_normalized(normalized text)
+-- The temporary id of a normalized name under a given salt (pure; the parity tests call it).
+create or replace function {{ schema }}.hmac_temp_id(normalized text, salt text)
 returns text
-language sql stable parallel safe
+language sql immutable strict parallel safe
 as $fn$
     select 'IN' || {{ schema }}.base32_10(substring({{ crypto }}.hmac(
         convert_to(coalesce(nullif(normalized, ''), '__empty__'), 'UTF8'),
-        convert_to(coalesce(nullif(current_setting('wdh.alias_salt', true), ''), 'default_dev_salt_change_in_prod'), 'UTF8'),
+        convert_to(salt, 'UTF8'),
         'sha1'
     ) from 1 for 10))
+$fn$;
+
+-- What the state remembers of a salt: md5 over a fixed label, the state's random pepper and the
+-- salt. macros/run_start_checks.sql computes the same with local_md5 from WDH_ALIAS_SALT.
+create or replace function {{ schema }}.salt_fingerprint(pepper text, salt text)
+returns text
+language sql immutable strict parallel safe
+as $fn$
+    select md5('company_enrichment temp-id salt:' || pepper || ':' || salt)
+$fn$;
+
+-- The salt this connection was given (PGOPTIONS -c wdh.alias_salt=...), else the public default.
+create or replace function {{ schema }}.session_salt()
+returns text
+language sql stable parallel safe
+as $fn$
+    select coalesce(nullif(current_setting('wdh.alias_salt', true), ''), 'default_dev_salt_change_in_prod')
+$fn$;
+
+-- Temporary ids always use the salt stored in the state (plpgsql: the table may not exist yet).
+create or replace function {{ schema }}.temp_id_for_normalized(normalized text)
+returns text
+language plpgsql stable parallel safe security definer
+set search_path = pg_catalog, pg_temp
+as $fn$
+declare
+    stored text;
+begin
+    select salt into stored from {{ schema }}.temp_id_salt;
+    if stored is null then
+        raise exception 'no temp-id salt is stored in {{ schema }}.temp_id_salt yet: run ./run dbt build once';
+    end if;
+    return {{ schema }}.hmac_temp_id(normalized, stored);
+end
+$fn$;
+
+-- Whether a salt is stored, the pepper and fingerprint (never the salt), and the fingerprint of
+-- this session's salt.
+create or replace function {{ schema }}.temp_id_salt_status()
+returns table (stored boolean, pepper text, fingerprint text, session_fingerprint text)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $fn$
+begin
+    return query
+    select
+        t.salt is not null,
+        t.pepper,
+        t.fingerprint,
+        {{ schema }}.salt_fingerprint(t.pepper, {{ schema }}.session_salt())
+    from {{ schema }}.temp_id_salt as t;
+end
+$fn$;
+
+-- Store this session's salt when the state has none yet. Refuses a salt that does not reproduce
+-- the temporary ids already issued (a state built before the salt was stored).
+create or replace function {{ schema }}.store_session_salt()
+returns text
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $fn$
+declare
+    new_salt constant text := {{ schema }}.session_salt();
+    current_row record;
+    issued bigint;
+    other bigint;
+begin
+    select * into current_row from {{ schema }}.temp_id_salt for update;
+    if current_row.salt is not null then
+        if current_row.salt = new_salt then
+            return 'unchanged';
+        end if;
+        raise exception 'the state already has another temp-id salt (fingerprint %)', left(current_row.fingerprint, 8);
+    end if;
+    select count(*), count(*) filter (where temp_id <> {{ schema }}.hmac_temp_id(normalized_name, new_salt))
+    into issued, other
+    from {{ schema }}.temporary_ids;
+    if other > 0 then
+        raise exception '% of the % temporary ids already issued were made with another salt: '
+            'export the WDH_ALIAS_SALT they were built with', other, issued;
+    end if;
+    update {{ schema }}.temp_id_salt
+    set salt = new_salt, fingerprint = {{ schema }}.salt_fingerprint(pepper, new_salt), stored_at = now();
+    return 'stored';
+end
+$fn$;
+
+-- Deliberate rotation to this session's salt, in one transaction: every issued temporary id is
+-- re-keyed (old -> new recorded in temp_id_rotations), active requests follow, the salt and its
+-- fingerprint (with a new pepper) are replaced. Returns the number of ids re-keyed.
+create or replace function {{ schema }}.rotate_temp_id_salt(dry_run boolean default false)
+returns bigint
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $fn$
+declare
+    new_salt constant text := {{ schema }}.session_salt();
+    current_row record;
+    new_pepper constant text := replace(gen_random_uuid()::text, '-', '');
+    rekeyed bigint;
+begin
+    select * into current_row from {{ schema }}.temp_id_salt for update;
+    if current_row.salt is null then
+        raise exception 'no temp-id salt is stored yet: nothing to rotate (run ./run dbt build)';
+    end if;
+    if current_row.salt = new_salt then
+        return 0;
+    end if;
+    create temporary table rekeyed_ids on commit drop as
+    select
+        temp_id as old_temp_id,
+        {{ schema }}.hmac_temp_id(normalized_name, new_salt) as new_temp_id,
+        normalized_name
+    from {{ schema }}.temporary_ids;
+    select count(*) into rekeyed from rekeyed_ids;
+    if dry_run then
+        drop table rekeyed_ids;
+        return rekeyed;
+    end if;
+    insert into {{ schema }}.temp_id_rotations (old_temp_id, new_temp_id, normalized_name, old_fingerprint, new_fingerprint)
+    select old_temp_id, new_temp_id, normalized_name, current_row.fingerprint, {{ schema }}.salt_fingerprint(new_pepper, new_salt)
+    from rekeyed_ids;
+    update {{ schema }}.temporary_ids as issued
+    set temp_id = r.new_temp_id
+    from rekeyed_ids as r
+    where issued.temp_id = r.old_temp_id;
+    update {{ schema }}.enrichment_requests as request
+    set temp_id = {{ schema }}.hmac_temp_id(request.normalized_name, new_salt)
+    where request.temp_id is not null;
+    update {{ schema }}.temp_id_salt
+    set salt = new_salt,
+        pepper = new_pepper,
+        fingerprint = {{ schema }}.salt_fingerprint(new_pepper, new_salt),
+        rotated_at = now();
+    drop table rekeyed_ids;
+    return rekeyed;
+end
 $fn$;
 
 -- The product rule: a name that normalizes to '' has no identity and gets no temporary id.

@@ -100,6 +100,38 @@ alter table " ~ s ~ ".run_log drop constraint if exists run_log_run_kind_check;
 alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
     check (run_kind in ('build', 'drain', 'import', 'report'));
 "},
+    {'version': 4, 'description': 'temp-id salt kept once, its fingerprint, rotations', 'sql': "
+-- The salt every temporary id is made with: one row, readable by its owner only (the functions
+-- that use it are SECURITY DEFINER). The pepper makes the fingerprint this state's own.
+create table if not exists " ~ s ~ ".temp_id_salt (
+    singleton boolean primary key default true check (singleton),
+    salt text check (salt <> ''),
+    pepper text not null,
+    fingerprint text,
+    stored_at timestamptz,
+    rotated_at timestamptz,
+    check ((salt is null) = (fingerprint is null))
+);
+revoke all on " ~ s ~ ".temp_id_salt from public;
+insert into " ~ s ~ ".temp_id_salt (pepper) values (replace(gen_random_uuid()::text, '-', ''))
+on conflict (singleton) do nothing;
+
+-- Every temporary id a salt rotation re-keyed: downstream tables map old_temp_id to new_temp_id.
+create table if not exists " ~ s ~ ".temp_id_rotations (
+    rotation_row_id bigint generated always as identity primary key,
+    old_temp_id text not null check (old_temp_id ~ '^IN[A-Z2-7]{16}$'),
+    new_temp_id text not null check (new_temp_id ~ '^IN[A-Z2-7]{16}$'),
+    normalized_name text not null,
+    old_fingerprint text not null,
+    new_fingerprint text not null,
+    rotated_at timestamptz not null default now()
+);
+create index if not exists temp_id_rotations_old on " ~ s ~ ".temp_id_rotations (old_temp_id);
+
+alter table " ~ s ~ ".run_log drop constraint if exists run_log_run_kind_check;
+alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
+    check (run_kind in ('build', 'drain', 'import', 'report', 'load', 'review', 'salt'));
+"},
     {'version': 5, 'description': 'queue: name indexes on a hash of the name (names of any length)', 'sql': "
 -- A btree entry holds at most 2,704 bytes: index a hash of the name, so that any name queues.
 drop index if exists " ~ s ~ ".enrichment_requests_one_active;
@@ -147,5 +179,6 @@ $migration$;
 {% macro setup_enrichment_state() %}
   {% do run_query(create_enrichment_functions()) %}
   {% do run_query(create_enrichment_state()) %}
+  {% do run_query(check_temp_id_salt()) %}
   {{ log("enrichment state and functions are up to date in schema " ~ enrichment_schema(), info=true) }}
 {% endmacro %}

@@ -22,6 +22,7 @@ from python_enrich.drain import Drain, DrainOptions
 from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.paths import PROJECT_DIR
 from python_enrich.pgcluster import SetupError, ensure_server
+from python_enrich.salt import SaltMismatch, check_matches_state
 from python_enrich.temp_id import salt_from_env
 
 # The sandbox stands in for EQC with real latency and a rate limit, fast enough for a demo.
@@ -85,6 +86,10 @@ def run(rows: int, seed: int, budget: int) -> str:
         f"at {server.host}:{server.port}/{server.database}"
     )
     salt_from_env()  # warns loudly when the public default salt is in use
+    try:
+        check_matches_state()  # a different salt stops the demo before it writes anything
+    except SaltMismatch as error:
+        raise StepFailed(str(error)) from None
     step(f"sample exports ({rows:,} performance rows, seed {seed}) loaded", lambda: load_exports(rows, seed))
     step("dbt seed (override mappings)", lambda: dbt("seed"))
     step("dbt build (resolution, backflow, queue, reports, tests)", lambda: dbt("build"))

@@ -2,7 +2,15 @@
 
 With none of PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE set, a cluster is created from the
 installed server binaries in .pgdata/ (git-ignored), on a free loopback port, and reused by later
-runs.  initdb refuses to run as root, so as root the server runs as the `postgres` user.
+runs.  initdb refuses to run as root, so as root the server runs as the `postgres` user; when that
+user cannot reach the project (a checkout under /root, mode 700) its data lives in a directory of
+its own under its home (.pgdata/server-location says where), and no permission of the user's
+directories is changed.
+
+Only the owner gets in: scram-sha-256 over loopback TCP, no Unix socket, no `trust` line, with a
+password generated at initdb and kept in .pgdata/pgpass (mode 0600, the invoking user's), which our
+commands and `pgcluster env` hand to libpq as PGPASSFILE.  A cluster made with trust authentication
+by an older version is converted on its next start.
 
     python -m python_enrich.pgcluster start|stop|status|env
 """
@@ -13,14 +21,17 @@ import argparse
 import glob
 import os
 import pwd
+import secrets
 import shlex
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, replace
+from hashlib import sha256
 from pathlib import Path
 
 import psycopg2
+from psycopg2.extensions import encrypt_password
 
 from python_enrich.errors import first_line
 from python_enrich.paths import PROJECT_DIR
@@ -30,6 +41,11 @@ CLUSTER_DIR = PROJECT_DIR / ".pgdata"
 SUPERUSER = "enrich"
 DATABASE = "warehouse"
 SETTINGS_FILE = "company_enrichment.conf"
+# The whole pg_hba.conf: the owner's role, by password, over loopback TCP only (no Unix socket).
+HBA_CONF = (
+    "# company-enrichment private cluster: only its owner, with the password in .pgdata/pgpass\n"
+    f"host all {SUPERUSER} 127.0.0.1/32 scram-sha-256\n"
+)
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",
@@ -45,6 +61,7 @@ SERVER_SETTINGS = {
     "max_wal_size": "'4GB'",
     # Many mid-sized queries per build: JIT compilation costs more than it saves here.
     "jit": "off",
+    "password_encryption": "'scram-sha-256'",
 }
 
 
@@ -59,9 +76,16 @@ class Server:
     user: str
     database: str
     private: bool
+    passfile: str = ""  # the private cluster's password file (libpq's PGPASSFILE)
 
     def env(self) -> dict[str, str]:
-        env = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user, "PGDATABASE": self.database}
+        env = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": self.database,
+            "PGPASSFILE": self.passfile,
+        }
         return {key: value for key, value in env.items() if value}
 
 
@@ -106,42 +130,97 @@ class PrivateCluster:
     """A PostgreSQL cluster owned by this project checkout."""
 
     def __init__(self, directory: Path = CLUSTER_DIR) -> None:
-        self.directory = directory
-        self.data = directory / "data"
-        self.log_file = directory / "server.log"
+        self.directory = directory  # ours: port, password file, where the server's files are
         self.port_file = directory / "port"
+        self.passfile = directory / "pgpass"
+        self.location_file = directory / "server-location"
         self.as_root = os.geteuid() == 0
+
+    # -- where the server's own files are ------------------------------------------------------
+    @property
+    def server_dir(self) -> Path:
+        """.pgdata itself, or (as root, when `postgres` cannot reach the project) a directory of
+        the `postgres` user's own, named in .pgdata/server-location."""
+        try:
+            return Path(self.location_file.read_text().strip())
+        except OSError:
+            return self.directory
+
+    @property
+    def data(self) -> Path:
+        return self.server_dir / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.server_dir / "server.log"
 
     # -- running commands as the cluster's owner -------------------------------------------
     def _owner_command(self, args: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *args] if self.as_root else args
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(self._owner_command(args), capture_output=True, text=True, check=False)
+        result = subprocess.run(self._owner_command(args), capture_output=True, text=True, check=False, cwd="/")
         if check and result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise SetupError(f"{Path(args[0]).name} failed: {detail[-1] if detail else result.returncode}")
         return result
 
-    def _prepare_directory(self) -> None:
-        self.directory.mkdir(mode=0o700, exist_ok=True)
-        if not self.as_root:
-            return
+    def _server_owner(self) -> pwd.struct_passwd:
         try:
-            owner = pwd.getpwnam("postgres")
+            return pwd.getpwnam("postgres")
         except KeyError:
             raise SetupError(
                 "running as root, the private cluster needs a non-root `postgres` user to own it "
                 "(initdb refuses root): create one with `useradd --system postgres`, or run as a normal user."
             ) from None
-        os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(self.directory)], check=False)
+
+    def _give_to_server_owner(self, path: Path) -> None:
+        if self.as_root:
+            owner = self._server_owner()
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    def _prepare_directory(self) -> None:
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+        if not self.as_root or self.initialized():
+            return
+        owner = self._server_owner()
+        if self.server_dir == self.directory and not self._reachable_by_server_owner(self.directory.parent):
+            # The project is private to root (e.g. /root is mode 700): leave its permissions alone
+            # and keep the server's files in a directory of the postgres user's own.
+            home = Path(owner.pw_dir)
+            if not home.is_dir() or home.stat().st_uid != owner.pw_uid:
+                raise SetupError(
+                    f"the `postgres` user cannot reach {self.directory} and has no home directory of its own "
+                    f"({home}) to keep the cluster in: create it (owned by postgres), or run as a normal user."
+                )
+            digest = sha256(str(self.directory.resolve()).encode()).hexdigest()[:12]
+            self.location_file.write_text(f"{home / f'company-enrichment-{digest}'}\n")
+        server_dir = self.server_dir
+        server_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chown(server_dir, owner.pw_uid, owner.pw_gid)
+        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(server_dir)], check=False, cwd="/")
         if probe.returncode != 0:
-            raise SetupError(
-                f"the `postgres` user cannot write {self.directory} (a parent directory is not "
-                "traversable): make the project's parent directories world-executable (chmod o+x), "
-                "or run as a normal user."
-            )
+            raise SetupError(f"the `postgres` user cannot write {server_dir}: check the permissions of its parents.")
+
+    @staticmethod
+    def _reachable_by_server_owner(directory: Path) -> bool:
+        probe = ["runuser", "-u", "postgres", "--", "test", "-x", str(directory)]
+        return subprocess.run(probe, check=False, cwd="/").returncode == 0
+
+    # -- the owner's password ------------------------------------------------------------------
+    def password(self) -> str | None:
+        try:
+            line = self.passfile.read_text().strip().splitlines()[-1]
+        except (OSError, IndexError):
+            return None
+        return line.rsplit(":", 1)[-1] or None
+
+    def _write_passfile(self, password: str, port: int) -> None:
+        """libpq's password file, readable by the invoking user only (written before it holds anything)."""
+        descriptor = os.open(self.passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(f"127.0.0.1:{port}:*:{SUPERUSER}:{password}\n")
 
     # -- state ------------------------------------------------------------------------------
     def initialized(self) -> bool:
@@ -164,7 +243,7 @@ class PrivateCluster:
         port = self.port()
         if port is None:
             raise SetupError("the private cluster has no port yet: run `python -m python_enrich.pgcluster start`")
-        return Server("127.0.0.1", port, SUPERUSER, DATABASE, private=True)
+        return Server("127.0.0.1", port, SUPERUSER, DATABASE, private=True, passfile=str(self.passfile))
 
     # -- lifecycle --------------------------------------------------------------------------
     def _choose_port(self) -> int:
@@ -189,10 +268,22 @@ class PrivateCluster:
         bindir = server_binaries()
         self._prepare_directory()
         if not self.initialized():
-            self._run([
-                str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                "--encoding=UTF8", "--locale=C", "--no-instructions",
-            ])  # fmt: skip
+            password = secrets.token_urlsafe(24)  # letters, digits, - and _: nothing to escape
+            # initdb reads it from a file the server's account can read: briefly, in its own directory.
+            pwfile = self.server_dir / "initdb-password"
+            pwfile.unlink(missing_ok=True)  # left by an interrupted initdb
+            descriptor = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(f"{password}\n")
+            self._give_to_server_owner(pwfile)
+            try:
+                self._run([
+                    str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions",
+                ])  # fmt: skip
+            finally:
+                pwfile.unlink()
+            self._write_passfile(password, self.port() or 0)
         if not self.running():
             self._write_settings()
             port = self._choose_port()
@@ -211,8 +302,39 @@ class PrivateCluster:
                 )
             self.port_file.write_text(f"{port}\n")
         server = self.server()
+        self._admit_only_the_owner(server)
         _create_database(server)
         return server
+
+    def _admit_only_the_owner(self, server: Server) -> None:
+        """Password authentication only; converts a trust cluster of an older version in place."""
+        hba = self.data / "pg_hba.conf"
+        password = self.password()
+        if password is not None and hba.read_text() == HBA_CONF:
+            self._write_passfile(password, server.port)  # the port may have moved
+            return
+        if password is None:
+            if hba.read_text() == HBA_CONF:
+                raise SetupError(
+                    f"the private cluster's password file {self.passfile} is missing: restore it, or stop "
+                    "the cluster and delete .pgdata to start afresh (its data is lost)."
+                )
+            password = secrets.token_urlsafe(24)
+        # Still trust (an older cluster): give the role its password, then allow passwords only.
+        conn = psycopg2.connect(
+            host=server.host, port=server.port, user=server.user, dbname="postgres", password=password
+        )
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                verifier = encrypt_password(password, SUPERUSER, conn, "scram-sha-256")
+                cur.execute(f"alter role {SUPERUSER} password %s", (verifier,))
+                self._write_passfile(password, server.port)
+                hba.write_text(HBA_CONF)
+                self._give_to_server_owner(hba)
+                cur.execute("select pg_reload_conf()")
+        finally:
+            conn.close()
 
     def _write_settings(self) -> None:
         """Our settings, rewritten at each start so that clusters made by older versions get them."""
@@ -223,9 +345,11 @@ class PrivateCluster:
                 out.write(f"\n# company-enrichment private cluster\n{include}\n")
         settings = self.data / SETTINGS_FILE
         settings.write_text("".join(f"{key} = {value}\n" for key, value in SERVER_SETTINGS.items()))
-        if self.as_root:
-            owner = pwd.getpwnam("postgres")
-            os.chown(settings, owner.pw_uid, owner.pw_gid)
+        self._give_to_server_owner(settings)
+        if self.password() is not None:  # a trust cluster keeps trust until its role has a password
+            hba = self.data / "pg_hba.conf"
+            hba.write_text(HBA_CONF)
+            self._give_to_server_owner(hba)
 
     def stop(self) -> bool:
         if not self.running():
@@ -252,7 +376,9 @@ def free_port() -> int:
 
 
 def _create_database(server: Server) -> None:
-    conn = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname="postgres")
+    conn = psycopg2.connect(
+        host=server.host, port=server.port, user=server.user, dbname="postgres", passfile=server.passfile
+    )
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -267,6 +393,8 @@ def ensure_server() -> Server:
     """The server to use: the one PG* names (checked), else the private cluster (started)."""
     cluster = PrivateCluster()
     if external_server_requested():
+        if _names_private_cluster(cluster, running=False) and not os.environ.get("PGPASSFILE"):
+            os.environ["PGPASSFILE"] = str(cluster.passfile)  # exported by an older `pgcluster env`
         check_reachable()
         if _names_private_cluster(cluster):  # PG* exported by ./run for our own cluster
             return replace(cluster.server(), database=os.environ.get("PGDATABASE") or DATABASE)
@@ -282,12 +410,12 @@ def ensure_server() -> Server:
     return server
 
 
-def _names_private_cluster(cluster: PrivateCluster) -> bool:
+def _names_private_cluster(cluster: PrivateCluster, running: bool = True) -> bool:
     return (
         os.environ.get("PGHOST") == "127.0.0.1"
         and os.environ.get("PGPORT") == str(cluster.port())
         and os.environ.get("PGUSER") == SUPERUSER
-        and cluster.running()
+        and (not running or cluster.running())
     )
 
 
@@ -295,9 +423,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m python_enrich.pgcluster",
         description="Start, stop or show the project's private PostgreSQL cluster. "
-        "`env` prints shell exports for the server to use (starting the private cluster when no PG* is set).",
+        "`env` prints shell exports for the server to use (starting the private cluster when no PG* is set): "
+        'PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSFILE; use it as eval "$(./run py pgcluster env)" '
+        "before plain dbt or psql. The temp-id salt is never printed: export WDH_ALIAS_SALT yourself. "
+        "Exit codes: 0 ok, 1 not running (status), 2 set-up error.",
     )
     parser.add_argument("action", choices=["start", "stop", "status", "env"])
+    parser.add_argument("--quiet", action="store_true", help="env: no note when WDH_ALIAS_SALT is not set")
     args = parser.parse_args(argv)
     try:
         if args.action == "stop":
@@ -306,7 +438,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "status":
             cluster = PrivateCluster()
             if cluster.running():
-                print(f"private PostgreSQL running on 127.0.0.1:{cluster.port()} ({cluster.data})")
+                print(
+                    f"private PostgreSQL running on 127.0.0.1:{cluster.port()} ({cluster.data}); "
+                    f"password authentication only, password file {cluster.passfile}"
+                )
             else:
                 print("private PostgreSQL is not running")
                 return 1
@@ -317,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for key, value in ensure_server().env().items():
                 print(f"export {key}={shlex.quote(value)}")
+            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet:  # a secret: never printed
+                print("note: WDH_ALIAS_SALT is not set in this shell: export your temp-id salt too", file=sys.stderr)
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -3,7 +3,9 @@
     python -m python_enrich.run_dbt build [dbt arguments...]      (what `./run dbt ...` calls)
 
 The salt (WDH_ALIAS_SALT) reaches PostgreSQL only as the session setting wdh.alias_salt inside
-libpq's PGOPTIONS, so it is never part of dbt's SQL, logs or target/ artifacts.
+libpq's PGOPTIONS, so it is never part of dbt's SQL, logs or target/ artifacts; the first build
+stores it in the state, from where plain `dbt build` uses it too.  A salt that differs from the
+state's stops here with one line (exit 2), before dbt starts.
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
+
 from python_enrich.db import env_with_salt
 from python_enrich.paths import PROJECT_DIR
+from python_enrich.salt import SaltMismatch, check_matches_state
+
+# dbt commands that run the on-run-start hooks (and so build with the salt).
+BUILDING_COMMANDS = {"build", "run", "seed", "test", "snapshot", "run-operation"}
 
 
 def ensure_profiles(project_dir: Path = PROJECT_DIR) -> Path:
@@ -63,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     if dbt is None:
         print("error: dbt is not installed in this environment: run ./run demo or ./run test first", file=sys.stderr)
         return 2
+    if args and args[0] in BUILDING_COMMANDS:
+        try:
+            check_matches_state()
+        except SaltMismatch as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except psycopg2.Error:
+            pass  # dbt itself reports a server it cannot reach
     os.chdir(PROJECT_DIR)
     os.execve(dbt, [dbt, *dbt_arguments(args)], env_with_salt())
     return 0  # not reached

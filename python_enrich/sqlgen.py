@@ -7,6 +7,7 @@ regenerates the file and fails when it is stale:  python -m python_enrich.sqlgen
 
 from __future__ import annotations
 
+import argparse
 import re
 
 from python_enrich.normalization import (
@@ -88,9 +89,21 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m python_enrich.sqlgen",
+        description=f"Regenerate {TABLES_FILE.relative_to(PROJECT_DIR)} (the Unicode tables of the SQL "
+        "normalizer) from this Python. Takes no arguments; --check only tells whether it is stale.",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale; write nothing")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        stale = not TABLES_FILE.exists() or TABLES_FILE.read_text(encoding="utf-8") != text
+        print(f"{TABLES_FILE.relative_to(PROJECT_DIR)} is {'stale' if stale else 'up to date'}")
+        return 1 if stale else 0
     TABLES_FILE.parent.mkdir(parents=True, exist_ok=True)
-    TABLES_FILE.write_text(render(), encoding="utf-8")
+    TABLES_FILE.write_text(text, encoding="utf-8")
     print(f"wrote {TABLES_FILE.relative_to(PROJECT_DIR)}")
     return 0
 

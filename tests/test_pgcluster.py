@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from python_enrich.pgcluster import PrivateCluster, free_port
+from python_enrich.pgcluster import HBA_CONF, PrivateCluster, free_port
 
 
 def run_cluster_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -46,10 +46,15 @@ def cluster_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="wdh-cluster-", dir="/var/tmp"))
     path.chmod(0o755)
     yield path / "pg"
-    cluster = PrivateCluster(path / "pg")
+    remove_cluster(PrivateCluster(path / "pg"))
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_cluster(cluster: PrivateCluster) -> None:
     if cluster.initialized():
         cluster.stop()
-    shutil.rmtree(path, ignore_errors=True)
+    if cluster.server_dir != cluster.directory:
+        shutil.rmtree(cluster.server_dir, ignore_errors=True)
 
 
 def test_busy_port_is_reported(cluster_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,7 +72,9 @@ def test_private_cluster_starts_once_and_is_reused(cluster_dir: Path) -> None:
     assert cluster.running()
     second = PrivateCluster(cluster_dir).start()  # a later run finds it running
     assert second == first
-    conn = psycopg2.connect(host=first.host, port=first.port, user=first.user, dbname=first.database)
+    conn = psycopg2.connect(
+        host=first.host, port=first.port, user=first.user, dbname=first.database, passfile=first.passfile
+    )
     with conn, conn.cursor() as cur:
         cur.execute("create extension if not exists pgcrypto")
         cur.execute("select pg_encoding_to_char(encoding) from pg_database where datname = current_database()")
@@ -87,3 +94,61 @@ def test_commands_find_the_running_private_cluster_without_pg_variables() -> Non
     )  # fmt: skip
     # It reached the cluster's warehouse database: either it exported, or it says what to build.
     assert done.returncode == 0 or "run dbt build" in done.stderr, done.stderr
+
+
+def psql_as(user: str, port: int, **env: str) -> subprocess.CompletedProcess[str]:
+    command = ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "enrich", "-d", "warehouse", "-Atc", "select 1"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    prefix = ["runuser", "-u", user, "--"] if user != "me" else []
+    return subprocess.run(
+        [*prefix, *command], capture_output=True, text=True, env={**clean, **env}, check=False, timeout=60, cwd="/"
+    )
+
+
+def test_only_the_owner_gets_in(cluster_dir: Path) -> None:
+    server = PrivateCluster(cluster_dir).start()
+    passfile = Path(server.passfile)
+    assert passfile.stat().st_mode & 0o777 == 0o600 and passfile.stat().st_uid == os.geteuid()
+    hba = (PrivateCluster(cluster_dir).data / "pg_hba.conf").read_text()
+    assert hba == HBA_CONF and "trust" not in hba
+    assert psql_as("me", server.port, PGPASSFILE=server.passfile).stdout.strip() == "1"  # the owner
+    refused = psql_as("me", server.port)  # no password file: no way in
+    assert refused.returncode != 0 and "password" in refused.stderr
+    if os.geteuid() == 0:  # another OS account, even one pointed at the owner's password file
+        for env in ({}, {"PGPASSFILE": server.passfile}):
+            other = psql_as("nobody", server.port, **env)
+            assert other.returncode != 0 and "password" in other.stderr, other
+
+
+def test_a_trust_cluster_is_converted_on_its_next_start(cluster_dir: Path) -> None:
+    """A cluster made by an older version (initdb --auth=trust, no password file)."""
+    cluster = PrivateCluster(cluster_dir)
+    cluster.start()
+    cluster.stop()
+    cluster.passfile.unlink()
+    hba = cluster.data / "pg_hba.conf"
+    hba.write_text("host all all 127.0.0.1/32 trust\n")
+    before = hba.stat()
+    server = PrivateCluster(cluster_dir).start()
+    assert hba.read_text() == HBA_CONF and hba.stat().st_uid == before.st_uid
+    assert psql_as("me", server.port).returncode != 0  # trust is gone
+    assert psql_as("me", server.port, PGPASSFILE=server.passfile).stdout.strip() == "1"
+
+
+def test_cluster_starts_under_a_directory_only_root_can_enter() -> None:
+    """A project under /root (mode 700): the server's files go elsewhere; nothing is chmod-ed."""
+    private = Path(tempfile.mkdtemp(prefix="wdh-root-only-", dir="/var/tmp"))
+    private.chmod(0o700)
+    cluster = PrivateCluster(private / "proj" / ".pgdata")
+    cluster.directory.parent.mkdir()
+    try:
+        server = cluster.start()
+        assert private.stat().st_mode & 0o777 == 0o700 and cluster.directory.stat().st_uid == os.geteuid()
+        # As root the server runs as `postgres`, which cannot enter: its files live in its own home.
+        assert (cluster.server_dir != cluster.directory) == (os.geteuid() == 0)
+        assert (cluster.data / "PG_VERSION").is_file()
+        assert psql_as("me", server.port, PGPASSFILE=server.passfile).stdout.strip() == "1"
+        assert PrivateCluster(cluster.directory).start() == server  # found again by a later run
+    finally:
+        remove_cluster(cluster)
+        shutil.rmtree(private, ignore_errors=True)

@@ -351,24 +351,53 @@ def parse_latency(text: str) -> dict[str, tuple[int, int]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m python_enrich.sandbox", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m python_enrich.sandbox",
+        description=__doc__.splitlines()[0] + " Serves on 127.0.0.1; the first line printed is its URL.",
+    )
     add: Callable[..., Any] = parser.add_argument
-    add("--host", default="127.0.0.1")
-    add("--port", type=int, default=0, help="0 picks a free port (printed on the first line)")
-    add("--companies", type=int, default=SandboxConfig.companies, help="registry size (matches the sample data)")
-    add("--seed", type=int, default=42, help="registry seed (the sample data's seed)")
-    add("--registry", type=Path, help="load the registry from a JSON file instead")
+    add("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    add("--port", type=int, default=0, help="0 (the default) picks a free port, printed on the first line")
+    add(
+        "--companies",
+        type=int,
+        default=SandboxConfig.companies,
+        help="registry size (default %(default)s)",
+    )
+    add("--seed", type=int, default=42, help="registry seed, the sample data's seed (default %(default)s)")
+    add("--registry", type=Path, help="load the registry from a JSON file (default: generate it)")
     add("--write-registry", type=Path, help="write the generated registry as JSON (to edit and --registry it) and exit")
-    add("--latency-ms", type=parse_latency, default={}, help="MIN..MAX, or endpoint=MIN..MAX,...")
-    add("--rate-limit", type=rate_limit, help="sliding window, e.g. 60/60 (429 + Retry-After beyond)")
-    add("--fault-rate", type=fraction, default=0.0, help="share of API calls that fail")
-    add("--faults", default=",".join(FAULT_KINDS), help="kinds of faults: 5xx, slow, drop")
-    add("--fault-seed", type=int, default=1)
-    add("--slow-ms", type=int, default=10_000, help="how long a 'slow' fault stalls")
-    add("--quirk-403-rate", type=fraction, default=0.0, help="share of calls with a Referer answered 403")
-    add("--token-idle-s", type=float, default=1800.0, help="idle time after which a token expires")
-    add("--expiry-style", choices=["401", "body"], default="401", help='401, or 200 {"error": "TokenExpired"}')
-    add("--token", action="append", default=[], help="a token accepted from the start (repeatable)")
+    add(
+        "--latency-ms", type=parse_latency, default={}, metavar="MIN..MAX",
+        help="answer time per call, or endpoint=MIN..MAX,... per endpoint (default: none)",
+    )  # fmt: skip
+    add(
+        "--rate-limit", type=rate_limit, metavar="R/W",
+        help="at most R calls in any W seconds, e.g. 60/60: 429 + Retry-After beyond (default: no limit)",
+    )  # fmt: skip
+    add("--fault-rate", type=fraction, default=0.0, help="share of API calls that fail, 0..1 (default %(default)s)")
+    add("--faults", default=",".join(FAULT_KINDS), help="kinds of faults, comma-separated (default %(default)s)")
+    add("--fault-seed", type=int, default=1, help="seed of the fault sequence (default %(default)s)")
+    add("--slow-ms", type=int, default=10_000, help="how long a 'slow' fault stalls, in ms (default %(default)s)")
+    add(
+        "--quirk-403-rate",
+        type=fraction,
+        default=0.0,
+        help="share with a Referer answered 403 (default %(default)s)",
+    )
+    add(
+        "--token-idle-s",
+        type=float,
+        default=1800.0,
+        help="idle seconds before a token expires (default %(default)s)",
+    )
+    add(
+        "--expiry-style",
+        choices=["401", "body"],
+        default="401",
+        help='401, or 200 {"error": "TokenExpired"} (default 401)',
+    )
+    add("--token", action="append", default=[], help="a token accepted from the start (repeatable; default: none)")
     return parser
 
 
