@@ -90,10 +90,12 @@ def render(
         f"real company id on {real_id_rows:,} of {all_rows:,} rows ({percent(real_id_rows, all_rows)}); "
         f"temporary ids on {temporary:,} ({percent(temporary, all_rows)})"
     )
-    for run_id, split in builds:
+    if builds:
+        lines.append("cache hit rate (rows answered by cache entries that existed before the build):")
+    for index, (run_id, split) in enumerate(builds):
         lines.append(
-            f"build {run_id}: cache hit rate {percent(split['cache'], split['rows'])} "
-            f"({split['cache']:,} of {split['rows']:,} rows answered by entries that existed before it); "
+            f"  {build_label(len(builds) - 1 - index) + f' (run {run_id}):':<26}{split['cache']:>8,} of "
+            f"{split['rows']:,} rows ({percent(split['cache'], split['rows'])}); "
             f"own code {split['existing_code']:,}; backflow {split['backflow']:,}"
         )
     lines.append(
@@ -101,6 +103,11 @@ def render(
         f"lookup; temporary ids replaced so far: {state['replaced_temp_ids']:,}"
     )
     return "\n".join(lines)
+
+
+def build_label(age: int) -> str:
+    """'last build', 'previous build', 'build 2 before the last', ..."""
+    return ("last build", "previous build")[age] if age < 2 else f"build {age} before the last"
 
 
 def percent(part: int, whole: int) -> str:

@@ -121,7 +121,7 @@ def test_summary_counts_match_the_marts(tmp_path: Path) -> None:
     assert [int(g.replace(",", "")) for g in line.group(1, 2, 4)] == [real, total, temporary]
     assert float(line.group(3)) == round(100 * real / total, 1)
     build = re.search(
-        r"cache hit rate [\d.]+% \(([\d,]+) of ([\d,]+) rows .*\); own code ([\d,]+); backflow ([\d,]+)", text
+        r"last build \(run \d+\):\s+([\d,]+) of ([\d,]+) rows \([\d.]+%\); own code ([\d,]+); backflow ([\d,]+)", text
     )
     assert build, text
     assert [int(g.replace(",", "")) for g in build.groups()] == [cache, total, own, backflow]
