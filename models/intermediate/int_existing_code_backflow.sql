@@ -123,13 +123,13 @@ judged as (
         higher_tiers.company_id as prevailing_company_id,
         case
             when
-                higher_tiers.company_id_source like '%\_override'
-                and higher_tiers.company_id is distinct from by_key.company_id
+                higher_tiers.company_id_source like '%override'
+                and coalesce(higher_tiers.company_id, '') <> by_key.company_id  -- NULL: "no company"
                 then 'differs_from_override'
             when
                 cache.company_id <> by_key.company_id
                 or (
-                    higher_tiers.company_id_source like 'cache\_%'
+                    higher_tiers.company_id_source like 'cache%'
                     and higher_tiers.company_id <> by_key.company_id
                 )
                 then 'differs_from_cache'
