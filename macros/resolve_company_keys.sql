@@ -6,8 +6,14 @@
     2. cache, most specific key first: cache_plan_customer, cache_customer_name, cache_former_name,
        cache_plan_code (single-company plans only); entries below cache_min_confidence are ignored
     3. existing_code: the row's own company code, when it is a real id
-    4. temporary: a temporary id of the normalized name (the name gets queued)
-    5. none: the name normalizes to '' and nothing above resolved it
+    4. backflow: a key this same build learned from other rows' codes (learned_keys: the rows of
+       int_existing_code_backflow with is_learned), plan + name first, then name
+    5. temporary: a temporary id of the normalized name (the name gets queued)
+    6. none: the name normalizes to '' and nothing above resolved it
+  The cache is read as it stood before this build: the learned keys are written into it only after
+  resolution (int_backflow_learned_keys), so cache_* always means an entry that existed before.
+  Without learned_keys there is no backflow tier (int_existing_code_backflow uses that to ask what
+  the tiers above backflow say about a key).
   Join rows back on (coalesce(plan_code, ''), normalized name, coalesce(existing code, '')).
 #}
 {% macro resolve_company_keys(
@@ -16,23 +22,27 @@
     normalized_name='customer_name_normalized',
     existing_code='existing_company_id',
     raw_name='customer_name',
-    asset_volume=none
+    asset_volume=none,
+    learned_keys=none
 ) %}
   {{- return(adapter.dispatch('resolve_company_keys', 'company_enrichment')(
-      relation, plan_code, normalized_name, existing_code, raw_name, asset_volume)) -}}
+      relation, plan_code, normalized_name, existing_code, raw_name, asset_volume, learned_keys)) -}}
 {% endmacro %}
 
-{% macro default__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none) %}
+{% macro default__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none, learned_keys=none) %}
   {{- _postgres_only('resolve_company_keys') -}}
 {% endmacro %}
 
-{% macro postgres__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none) %}
+{% macro postgres__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none, learned_keys=none) %}
   {%- if relation is none or (relation | string | trim) == '' -%}
     {{ exceptions.raise_compiler_error("resolve_company_keys(relation, ...) needs a relation, e.g. ref('stg_x')") }}
   {%- endif -%}
   {%- for argument in [plan_code, normalized_name, existing_code, raw_name] -%}
     {{- _require_sql_expression('resolve_company_keys', argument) -}}
   {%- endfor -%}
+  {%- if learned_keys is not none and (learned_keys | string | trim) == '' -%}
+    {{ exceptions.raise_compiler_error("resolve_company_keys(learned_keys=...) needs a relation, e.g. ref('int_existing_code_backflow')") }}
+  {%- endif -%}
   {%- set override_tiers = ['plan_override', 'hardcode_override', 'name_override'] -%}
   {#- Cache key types, most specific first, with the key a row looks itself up by. -#}
   {%- set cache_keys = [
@@ -81,6 +91,15 @@ collective_plans as (
     select * from {{ ref('int_collective_plans') }}
 
 ),
+{%- if learned_keys is not none %}
+
+learned as (
+
+    select * from {{ learned_keys }}
+    where is_learned
+
+),
+{%- endif %}
 
 matched as (
 
@@ -91,6 +110,16 @@ matched as (
         {{ tier }}.company_id as {{ tier }}_id,
         {{ '1.0' if tier in override_tiers else tier ~ '.confidence' }} as {{ tier }}_confidence,
         {%- endfor %}
+        {%- if learned_keys is not none %}
+        coalesce(learned_plan_customer.company_id, learned_customer_name.company_id) as backflow_id,
+        case
+            when learned_plan_customer.lookup_key is not null then learned_plan_customer.confidence
+            else learned_customer_name.confidence
+        end as backflow_confidence,
+        {%- else %}
+        null::text as backflow_id,
+        null::numeric as backflow_confidence,
+        {%- endif %}
         keys.code_key <> '' as has_existing_code
 
     from keys
@@ -125,6 +154,19 @@ matched as (
             {%- endif %}
     {%- endfor %}
 
+    {%- if learned_keys is not none %}
+
+    left join learned as learned_plan_customer
+        on
+            learned_plan_customer.key_type = 'plan_customer'
+            and keys.plan_key || '|' || keys.normalized_name = learned_plan_customer.lookup_key
+
+    left join learned as learned_customer_name
+        on
+            learned_customer_name.key_type = 'customer_name'
+            and keys.normalized_name = learned_customer_name.lookup_key
+    {%- endif %}
+
 ),
 
 tiered as (
@@ -136,6 +178,7 @@ tiered as (
             when has_{{ tier }} then '{{ tier }}'
             {%- endfor %}
             when has_existing_code then 'existing_code'
+            when backflow_id is not null then 'backflow'
             when normalized_name <> '' then 'temporary'
             else 'none'
         end as company_id_source
@@ -159,6 +202,7 @@ final as (
             when '{{ tier }}' then {{ tier }}_id
             {%- endfor %}
             when 'existing_code' then code_key
+            when 'backflow' then backflow_id
             when 'temporary' then {{ temp_company_id('normalized_name', normalized=true) }}
         end as company_id,
         cast(case company_id_source
@@ -166,6 +210,7 @@ final as (
             when '{{ tier }}' then {{ tier }}_confidence
             {%- endfor %}
             when 'existing_code' then {{ var('existing_code_confidence') }}
+            when 'backflow' then backflow_confidence
             when 'temporary' then 0
         end as numeric(4, 3)) as company_id_confidence,
         company_id_source = 'temporary' as is_temporary_id

@@ -16,7 +16,7 @@
   {%- set s = enrichment_schema() -%}
 insert into {{ s }}.company_name_index as cache
     (key_type, lookup_key, company_id, match_type, confidence, source)
-select key_type, lookup_key, company_id, 'existing_code', {{ var('existing_code_confidence') }}, 'backflow'
+select key_type, lookup_key, company_id, 'existing_code', confidence, 'backflow'
 from {{ relation }}
 -- A key beyond 2,000 bytes would not fit the cache's btree primary key: such a row keeps its own
 -- code, it only teaches the cache nothing.
@@ -102,7 +102,7 @@ insert into {{ s }}.run_log (run_kind, invocation_id, started_at, finished_at, s
 select 'build', '{{ invocation_id }}', cast('{{ run_started_at }}' as timestamptz), now(), 'success',
     jsonb_build_object('tiers', jsonb_agg(jsonb_build_object(
         'domain', domain_name, 'company_id_source', company_id_source,
-        'row_count', row_count, 'distinct_names', distinct_names
+        'row_count', row_count, 'distinct_names', distinct_names, 'real_id_rows', real_id_rows
     ) order by domain_name, company_id_source))
 from {{ relation }}
 {% endmacro %}

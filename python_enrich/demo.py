@@ -101,7 +101,12 @@ def run(rows: int, seed: int, budget: int) -> str:
     )
     step("dbt build again (learned names replace their temporary ids)", lambda: dbt("build"))
     with cursor() as cur:
-        text = summary.render(summary.fetch_tier_counts(cur), summary.fetch_state_counts(cur))
+        text = summary.render(
+            summary.fetch_tier_counts(cur),
+            summary.fetch_state_counts(cur),
+            summary.fetch_real_id_rows(cur),
+            summary.fetch_recent_builds(cur, limit=2),  # this demo's two builds
+        )
     step(f"report ({REPORT_FILE.name})", lambda: report.write_report(REPORT_FILE))
     return f"{text}\nreport: {REPORT_FILE}"
 

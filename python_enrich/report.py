@@ -1,7 +1,8 @@
 """One self-contained HTML report of the enrichment: python -m python_enrich.report --out report.html
 
 Charts (inline SVG, no network needed to view): rows and distinct names by tier per domain; cache
-hit rate and temporary-id rate across builds; queue depth by status; drain runs against their rate
+hit rate (rows answered by entries that existed before the build), own-code, backflow and
+temporary-id rates across builds; queue depth by status; drain runs against their rate
 limit; the top unresolved names; temporary ids replaced since the last report.  Every figure is
 read from the database when the report is written; each chart carries its total in data-total.
 """
@@ -19,9 +20,8 @@ from typing import Any
 from python_enrich.db import connect
 from python_enrich.errors import read_warehouse
 from python_enrich.request_queue import SCHEMA
-from python_enrich.summary import DOMAINS, TIERS
+from python_enrich.summary import DOMAINS, EVIDENCE, TIERS, split_by_evidence
 
-CACHE_TIERS = {t for t in TIERS if t.startswith("cache_")}
 COLORS = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395"]
 
 
@@ -170,18 +170,18 @@ def render(data: dict[str, Any], generated_at: datetime) -> str:
                 counted="rows",
             )
         )
-    # 2. cache hit rate and temporary-id rate across builds
+    # 2. per build: cache hit rate (entries that existed before the build), own codes, keys the build
+    #    learned from other rows' codes (backflow), temporary ids, as % of rows
     build_bars = []
     for run_id, started_at, details in data["builds"]:
-        entries = details.get("tiers", [])
-        rows = sum(e["row_count"] for e in entries) or 1
-        cache = sum(e["row_count"] for e in entries if e["company_id_source"] in CACHE_TIERS)
-        temporary = sum(e["row_count"] for e in entries if e["company_id_source"] == "temporary")
+        split = split_by_evidence((e["company_id_source"], e["row_count"]) for e in details.get("tiers", []))
+        rows = split["rows"] or 1
         build_bars.append(
-            Bar(f"build {run_id} ({started_at:%m-%d %H:%M})", [100 * cache / rows, 100 * temporary / rows])
+            Bar(f"build {run_id} ({started_at:%m-%d %H:%M})", [100 * split[kind] / rows for kind in EVIDENCE])
         )
-    charts.append(bar_chart("builds", "cache hit rate and temporary-id rate per build (%)", build_bars,
-                            ["cache hit %", "temporary id %"], len(build_bars), "", "builds"))  # fmt: skip
+    charts.append(bar_chart("builds", "per build: cache hit rate, own codes, backflow, temporary ids (% of rows)",
+                            build_bars, ["cache hit %", "existing code %", "backflow %", "temporary id %"],
+                            len(build_bars), "", "builds"))  # fmt: skip
     # 3. queue depth by status
     queue_total = sum(count for _, count in data["queue"])
     charts.append(

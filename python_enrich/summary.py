@@ -2,21 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from python_enrich.request_queue import SCHEMA
 
-# The documented company_id_source values, in resolution order.
+# The documented company_id_source values, in resolution order. cache_* tiers are entries that
+# existed before the build; existing_code is a row's own code; backflow a key the same build learned
+# from other rows' codes.
 TIERS = (
     "plan_override", "hardcode_override", "name_override", "cache_plan_customer", "cache_customer_name",
-    "cache_former_name", "cache_plan_code", "existing_code", "temporary", "none",
+    "cache_former_name", "cache_plan_code", "existing_code", "backflow", "temporary", "none",
 )  # fmt: skip
 DOMAINS = ("annuity_performance", "annuity_income")
+# How a build's rows split by evidence: the cache hit rate counts pre-existing cache entries only.
+EVIDENCE = ("cache", "existing_code", "backflow", "temporary")
+
+
+def evidence_of(tier: str) -> str:
+    """'cache' for every cache_* tier, else the tier itself."""
+    return "cache" if tier.startswith("cache_") else tier
+
+
+def split_by_evidence(tier_rows: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Rows per EVIDENCE class plus 'rows' (all rows), from (company_id_source, rows) pairs."""
+    split = dict.fromkeys((*EVIDENCE, "rows"), 0)
+    for tier, rows in tier_rows:
+        split["rows"] += rows
+        if evidence_of(tier) in split:
+            split[evidence_of(tier)] += rows
+    return split
 
 
 def fetch_tier_counts(cur: Any) -> dict[tuple[str, str], int]:
     cur.execute("select domain_name, company_id_source, row_count from marts.resolution_statistics")
     return {(domain, tier): int(rows) for domain, tier, rows in cur.fetchall()}
+
+
+def fetch_real_id_rows(cur: Any) -> int:
+    """Rows of the last build with a real company id (not temporary, not NULL)."""
+    cur.execute("select coalesce(sum(real_id_rows), 0) from marts.resolution_statistics")
+    return int(cur.fetchone()[0])
+
+
+def fetch_recent_builds(cur: Any, schema: str = SCHEMA, limit: int = 2) -> list[tuple[int, dict[str, int]]]:
+    """The last `limit` successful builds, oldest first, as (run_id, split_by_evidence) from the run log."""
+    cur.execute(
+        f"select run_id, details from {schema}.run_log "  # noqa: S608 - schema is ours
+        "where run_kind = 'build' and status = 'success' order by run_id desc limit %s",
+        (limit,),
+    )
+    builds = [
+        (run_id, split_by_evidence((e["company_id_source"], int(e["row_count"])) for e in details.get("tiers", [])))
+        for run_id, details in cur.fetchall()
+    ]
+    return builds[::-1]
 
 
 def fetch_state_counts(cur: Any, schema: str = SCHEMA) -> dict[str, int]:
@@ -29,7 +69,12 @@ def fetch_state_counts(cur: Any, schema: str = SCHEMA) -> dict[str, int]:
     return {"cache_entries": cache, "pending_requests": pending, "replaced_temp_ids": replaced}
 
 
-def render(tiers: dict[tuple[str, str], int], state: dict[str, int]) -> str:
+def render(
+    tiers: dict[tuple[str, str], int],
+    state: dict[str, int],
+    real_id_rows: int,
+    builds: Sequence[tuple[int, dict[str, int]]] = (),
+) -> str:
     totals = {domain: sum(n for (d, _), n in tiers.items() if d == domain) for domain in DOMAINS}
     lines = [f"{'resolved by':<22}{'performance':>14}{'income':>12}"]
     for tier in TIERS:
@@ -39,15 +84,31 @@ def render(tiers: dict[tuple[str, str], int], state: dict[str, int]) -> str:
     lines.append(
         f"  {'total rows':<20}" + "".join(f"{totals[d]:>{w},}" for d, w in zip(DOMAINS, (14, 12), strict=True))
     )
-    all_rows = sum(totals.values()) or 1
+    all_rows = sum(totals.values())
     temporary = sum(tiers.get((d, "temporary"), 0) for d in DOMAINS)
-    unresolved = temporary + sum(tiers.get((d, "none"), 0) for d in DOMAINS)
     lines.append(
-        f"real company id on {all_rows - unresolved:,} of {all_rows:,} rows "
-        f"({(all_rows - unresolved) / all_rows:.1%}); temporary ids on {temporary:,} ({temporary / all_rows:.1%})"
+        f"real company id on {real_id_rows:,} of {all_rows:,} rows ({percent(real_id_rows, all_rows)}); "
+        f"temporary ids on {temporary:,} ({percent(temporary, all_rows)})"
     )
+    if builds:
+        lines.append("cache hit rate (rows answered by cache entries that existed before the build):")
+    for index, (run_id, split) in enumerate(builds):
+        lines.append(
+            f"  {build_label(len(builds) - 1 - index) + f' (run {run_id}):':<26}{split['cache']:>8,} of "
+            f"{split['rows']:,} rows ({percent(split['cache'], split['rows'])}); "
+            f"own code {split['existing_code']:,}; backflow {split['backflow']:,}"
+        )
     lines.append(
         f"cache: {state['cache_entries']:,} entries; queue: {state['pending_requests']:,} names waiting for "
         f"lookup; temporary ids replaced so far: {state['replaced_temp_ids']:,}"
     )
     return "\n".join(lines)
+
+
+def build_label(age: int) -> str:
+    """'last build', 'previous build', 'build 2 before the last', ..."""
+    return ("last build", "previous build")[age] if age < 2 else f"build {age} before the last"
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "-"

@@ -6,72 +6,22 @@ import psycopg2
 import pytest
 
 from python_enrich.normalization import normalize_company_name
-from python_enrich.temp_id import temp_company_id
 from tests.conftest import DbtProject
-
-CACHE_ORDER = ("plan_customer", "customer_name", "former_name", "plan_code")
-
-
-def expected_resolution(project: DbtProject):
-    """A plain-Python oracle of the resolution order, fed from the same overrides and cache."""
-    overrides = {
-        (t, k): c
-        for t, k, c in project.query(
-            "select override_type, match_key, company_id from intermediate.int_company_id_overrides"
-        )
-    }
-    collective = {p for (p,) in project.query("select plan_code from intermediate.int_collective_plans")}
-    cache = {
-        (t, k): (c, float(conf))
-        for t, k, c, conf in project.query(
-            "select key_type, lookup_key, company_id, confidence from enrichment.company_name_index "
-            "where confidence >= 0.6"
-        )
-    }
-
-    def resolve(plan: str | None, name: str | None, code: str | None) -> tuple[str, str | None]:
-        normalized = normalize_company_name(name)
-        plan_key = plan or ""
-        if plan_key not in collective and ("plan", plan_key) in overrides:
-            return "plan_override", overrides[("plan", plan_key)]
-        if ("hardcode", plan_key) in overrides:
-            return "hardcode_override", overrides[("hardcode", plan_key)]
-        if normalized and ("name", normalized) in overrides:
-            return "name_override", overrides[("name", normalized)]
-        keys = {
-            "plan_customer": f"{plan_key}|{normalized}",
-            "customer_name": normalized,
-            "former_name": normalized,
-            "plan_code": plan_key if plan_key not in collective else None,
-        }
-        for key_type in CACHE_ORDER:
-            if (key_type, keys[key_type]) in cache:
-                return f"cache_{key_type}", cache[(key_type, keys[key_type])][0]
-        if code:
-            return "existing_code", code
-        if normalized:
-            return "temporary", temp_company_id(name, project.salt)
-        return "none", None
-
-    return resolve
+from tests.resolution_oracle import DOMAINS, check_build, mart_rows
 
 
-@pytest.mark.parametrize("domain", ["annuity_performance", "annuity_income"])
-def test_every_row_follows_the_resolution_order(built_warehouse: DbtProject, domain: str) -> None:
-    resolve = expected_resolution(built_warehouse)
-    rows = built_warehouse.query(
-        f"select plan_code, customer_name, customer_name_normalized, existing_company_id, company_id, "
-        f"company_id_source, is_temporary_id from marts.{domain}"
-    )
-    assert len(rows) == built_warehouse.query(f"select count(*) from raw.{domain}")[0][0]
-    wrong = []
-    for plan, name, normalized, code, company_id, source, is_temporary in rows:
-        assert normalized == normalize_company_name(name)
-        if resolve(plan, name, code) != (source, company_id) or is_temporary != (source == "temporary"):
-            wrong.append((plan, name, code, source, company_id, resolve(plan, name, code)))
+def test_every_row_follows_the_resolution_order(built_warehouse: DbtProject) -> None:
+    """The fixture's one build started from an empty cache: no row may claim a cache hit."""
+    assert built_warehouse.query("select count(*) from enrichment.run_log where run_kind = 'build'") == [(1,)]
+    for domain in DOMAINS:
+        rows = mart_rows(built_warehouse, domain)
+        assert len(rows) == built_warehouse.query(f"select count(*) from raw.{domain}")[0][0]
+        assert all(normalized == normalize_company_name(name) for _, name, normalized, *_ in rows)
+    tiers, wrong = check_build(built_warehouse, cache_before=[])
+    print(f"first build, empty cache: {dict(tiers)}; rows checked {sum(tiers.values())}, wrong {len(wrong)}")
     assert wrong[:5] == []
-    sources = {row[5] for row in rows}
-    assert {"cache_plan_customer", "cache_customer_name", "temporary", "none"} <= sources
+    assert {"existing_code", "backflow", "temporary", "none"} <= set(tiers)
+    assert not any(tier.startswith("cache_") for tier in tiers)
 
 
 def test_queue_holds_each_unresolved_name_once(built_warehouse: DbtProject) -> None:
@@ -154,7 +104,37 @@ def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProje
     rows = built_warehouse.query(
         "select company_id, company_id_source from marts.annuity_performance where plan_code = 'PX2'"
     )
-    assert rows == [("222222222", "cache_plan_customer")]
+    assert rows == [("222222222", "existing_code")]
+
+
+def test_one_rows_code_never_outranks_the_cache_for_its_neighbours(built_warehouse: DbtProject) -> None:
+    """The issue's case: the cache maps the name to one id, one row of a plan carries another code."""
+    name = normalize_company_name("华为技术有限公司")
+    built_warehouse.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, match_type, confidence, source) "
+        "values ('customer_name', %s, '602000001', 'legacy:exact', 1.0, 'legacy_import')",
+        (name,),
+    )
+    built_warehouse.query(
+        "insert into raw.annuity_performance (月度, 计划代码, 客户名称, 公司代码) values "
+        "('2025-01-01', 'P2001', '华为技术有限公司', '612345678'), ('2025-01-01', 'P2001', '华为技术有限公司', null), "
+        "('2025-02-01', 'P2001', '华为技术有限公司', '')"
+    )
+    for _ in range(2):  # and the next build does not learn it either
+        built_warehouse.run("build")
+        rows = built_warehouse.query(
+            "select company_id, company_id_source from marts.annuity_performance where plan_code = 'P2001'"
+        )
+        assert rows == [("602000001", "cache_customer_name")] * 3
+        assert built_warehouse.query(
+            "select company_id, prevailing_source, prevailing_company_id, conflict_kind, row_count, is_learned "
+            "from marts.backflow_conflicts where key_type = 'plan_customer' and lookup_key = %s",
+            (f"P2001|{name}",),
+        ) == [("612345678", "cache_customer_name", "602000001", "differs_from_cache", 1, False)]
+        assert built_warehouse.query(
+            "select key_type, company_id, source from enrichment.company_name_index where lookup_key in (%s, %s)",
+            (name, f"P2001|{name}"),
+        ) == [("customer_name", "602000001", "legacy_import")]
 
 
 def test_learned_name_replaces_temporary_ids_on_next_build(built_warehouse: DbtProject) -> None:

@@ -1,8 +1,11 @@
-{{ config(post_hook="{{ upsert_backflow_into_cache(this) }}") }}
--- Real existing company codes teach the cache: normalized name -> id and plan + name -> id.
--- Conflicts are listed: a key whose rows carry several ids is learned only when one id carries at
--- least backflow_majority of them (a typo must not block a company seen a thousand times); a key
--- whose cached id differs is never overwritten.
+-- What real existing company codes could teach the cache: normalized name -> id and plan + name -> id.
+-- A key is learned only when nothing of higher precedence answers its rows differently: not an
+-- override, not a cache entry that existed before this build (asked through the same resolution
+-- macro, without the backflow tier), not a cache entry of the same key at any confidence. Codes that
+-- disagree among themselves are learned only when one id carries at least backflow_majority of the
+-- rows (a typo must not block a company seen a thousand times). Every disagreement is listed in
+-- marts.backflow_conflicts. The learned keys answer this build's rows as `backflow` (after the
+-- rows' own codes) and are written into the cache after resolution (int_backflow_learned_keys).
 with
 
 performance as (
@@ -47,22 +50,24 @@ by_key_and_id as (
 
     select
         'customer_name' as key_type,
-        customer_name_normalized as lookup_key,
+        '' as plan_key,
+        customer_name_normalized as normalized_name,
         existing_company_id as company_id,
         count(*) as row_count
     from pairs
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
     union all
 
     select
         'plan_customer' as key_type,
-        plan_code || '|' || customer_name_normalized as lookup_key,
+        plan_code as plan_key,
+        customer_name_normalized as normalized_name,
         existing_company_id as company_id,
         count(*) as row_count
     from pairs
     where plan_code is not null
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
@@ -70,41 +75,101 @@ by_key as (
 
     select
         key_type,
-        lookup_key,
+        plan_key,
+        normalized_name,
+        case key_type
+            when 'plan_customer' then plan_key || '|' || normalized_name
+            else normalized_name
+        end as lookup_key,
         count(*) as distinct_company_ids,
         sum(row_count) as row_count,
         max(row_count) as top_row_count,
         (array_agg(company_id order by row_count desc, company_id asc))[1] as company_id,
         array_agg(company_id order by row_count desc, company_id asc) as company_ids
     from by_key_and_id
-    group by 1, 2
+    group by 1, 2, 3
+
+),
+
+key_names as (
+
+    select distinct
+        plan_key,
+        normalized_name
+    from by_key
+
+),
+
+-- What overrides and the cache say about each key's rows: a name key is asked without a plan
+-- (name override, name and former-name entries); a plan + name key with its plan (every tier).
+higher_tiers as (
+
+    {{ resolve_company_keys(
+        'key_names',
+        plan_code='plan_key',
+        normalized_name='normalized_name',
+        existing_code='null::text',
+        raw_name='normalized_name'
+    ) }}
+
+),
+
+judged as (
+
+    select
+        by_key.*,
+        cache.company_id as cached_company_id,
+        higher_tiers.company_id_source as prevailing_source,
+        higher_tiers.company_id as prevailing_company_id,
+        case
+            when
+                higher_tiers.company_id_source like '%override'
+                and coalesce(higher_tiers.company_id, '') <> by_key.company_id  -- NULL: "no company"
+                then 'differs_from_override'
+            when
+                cache.company_id <> by_key.company_id
+                or (
+                    higher_tiers.company_id_source like 'cache%'
+                    and higher_tiers.company_id <> by_key.company_id
+                )
+                then 'differs_from_cache'
+            when by_key.top_row_count < {{ var('backflow_majority') }} * by_key.row_count then 'several_ids_in_data'
+            when by_key.distinct_company_ids > 1 then 'minority_ids_in_data'
+        end as conflict_kind
+
+    from by_key
+
+    inner join higher_tiers
+        on
+            by_key.plan_key = higher_tiers.plan_key
+            and by_key.normalized_name = higher_tiers.normalized_name
+
+    left join cache
+        on
+            by_key.key_type = cache.key_type
+            and by_key.lookup_key = cache.lookup_key
 
 ),
 
 final as (
 
     select
-        by_key.key_type,
-        by_key.lookup_key,
-        by_key.company_id,
-        by_key.company_ids,
-        by_key.distinct_company_ids,
-        by_key.row_count,
-        cache.company_id as cached_company_id,
-        case
-            when cache.company_id <> by_key.company_id then 'differs_from_cache'
-            when by_key.top_row_count < {{ var('backflow_majority') }} * by_key.row_count then 'several_ids_in_data'
-            when by_key.distinct_company_ids > 1 then 'minority_ids_in_data'
-        end as conflict_kind,
-        coalesce(cache.company_id = by_key.company_id, true)
-        and by_key.top_row_count >= {{ var('backflow_majority') }} * by_key.row_count as is_learned
+        key_type,
+        lookup_key,
+        company_id,
+        company_ids,
+        distinct_company_ids,
+        row_count,
+        top_row_count,
+        cached_company_id,
+        case when prevailing_source not in ('temporary', 'none') then prevailing_source end as prevailing_source,
+        case when prevailing_source not in ('temporary', 'none') then prevailing_company_id end
+            as prevailing_company_id,
+        conflict_kind,
+        coalesce(conflict_kind = 'minority_ids_in_data', true) as is_learned,
+        cast({{ var('existing_code_confidence') }} as numeric(4, 3)) as confidence
 
-    from by_key
-
-    left join cache
-        on
-            by_key.key_type = cache.key_type
-            and by_key.lookup_key = cache.lookup_key
+    from judged
 
 )
 

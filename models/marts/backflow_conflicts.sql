@@ -1,5 +1,6 @@
--- Existing codes that disagree (several ids for one key, or an id other than the cached one):
--- counted and listed here; is_learned says whether the dominant id went into the cache.
+-- Existing codes that disagree: with an override or a cache entry that answers the same name or
+-- plan + name (never learned, never changes resolution), or with each other. Both ids and the rows
+-- affected; is_learned says whether the dominant id was learned (only minority_ids_in_data).
 with
 
 backflow as (
@@ -14,7 +15,10 @@ final as (
         key_type,
         lookup_key,
         conflict_kind,
+        company_id,
         company_ids,
+        prevailing_source,
+        prevailing_company_id,
         cached_company_id,
         row_count,
         is_learned

@@ -1,5 +1,7 @@
 {{ config(post_hook="{{ log_build_statistics(this) }}") }}
--- This build's rows and distinct names by resolution tier, per domain.
+-- This build's rows and distinct names by resolution tier, per domain. The tiers tell the evidence
+-- apart: cache_* are entries that existed before this build (the cache hit rate), existing_code a
+-- row's own code, backflow a key this build learned from other rows' codes.
 with
 
 performance as (
@@ -35,6 +37,7 @@ final as (
         company_id_source,
         sum(row_count) as row_count,
         count(distinct normalized_name) as distinct_names,
+        coalesce(sum(row_count) filter (where company_id is not null and not is_temporary_id), 0) as real_id_rows,
         '{{ invocation_id }}' as build_id,
         cast('{{ run_started_at }}' as timestamptz) as built_at
 

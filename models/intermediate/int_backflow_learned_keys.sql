@@ -1,0 +1,30 @@
+{{ config(post_hook="{{ upsert_backflow_into_cache(this) }}") }}
+-- depends_on: {{ ref('int_annuity_performance__company_keys') }}
+-- depends_on: {{ ref('int_annuity_income__company_keys') }}
+-- The keys this build learned from existing codes. Built after both resolutions have read the
+-- cache, so its post-hook writes them into the cache only then: this build's rows answered by them
+-- say `backflow`, and the next build finds them as cache entries that existed before it.
+with
+
+backflow as (
+
+    select * from {{ ref('int_existing_code_backflow') }}
+
+),
+
+final as (
+
+    select
+        key_type,
+        lookup_key,
+        company_id,
+        confidence,
+        row_count
+
+    from backflow
+
+    where is_learned
+
+)
+
+select * from final
