@@ -70,10 +70,10 @@ ranked as (
 
     -- A name-override seed entry outranks a review decision on the same name.
     select
-        case override_type when 'review' then 'name' else override_type end as override_type,
         match_key,
         company_id,
         note,
+        case override_type when 'review' then 'name' else override_type end as override_type,
         override_type = 'review' as is_review
     from unioned
 

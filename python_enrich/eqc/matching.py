@@ -115,14 +115,10 @@ def is_branch(name: str) -> bool:
 
 
 def legal_form_variant(query: str, name: str) -> bool:
-    """Same identity core (and a distinctive trade name in it), neither a branch of the other."""
+    """Same identity core, with a trade name in it.  (A branch never shares its parent's core: its
+    city and 分公司 stay in it.)"""
     core = identity_core(query)
-    return (
-        bool(core)
-        and bool(distinctive_part(query))
-        and core == identity_core(name)
-        and is_branch(query) == is_branch(name)
-    )
+    return bool(core) and bool(distinctive_part(query)) and core == identity_core(name)
 
 
 def shares_distinctive(query: str, names: Iterable[str]) -> bool:
