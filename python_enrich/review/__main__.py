@@ -120,7 +120,7 @@ def run_audit(conn: Any, args: argparse.Namespace) -> None:
             )
         if not args.feed and findings:
             print("next: --audit-cache --feed puts them up for review (nothing is deleted without a decision)")
-    log_run(conn, "audit-cache", {k: v for k, v in report.items()})
+    log_run(conn, "audit-cache", report)
 
 
 def serve(port: int) -> int:
@@ -153,7 +153,8 @@ def decide(conn: Any, args: argparse.Namespace) -> str:
     else:
         message = state.undo(conn, name)
     action = "accept" if args.accept else "reject" if args.reject else "no-company" if args.no_company else "undo"
-    log_run(conn, action, {"company_ids": args.accept[1:] if args.accept else (args.reject or [None])[1:]})
+    company_ids = (args.accept or args.reject or [])[1:]
+    log_run(conn, action, {"company_ids": company_ids})
     return message
 
 

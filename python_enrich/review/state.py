@@ -33,6 +33,7 @@ from typing import Any
 from psycopg2.extensions import connection as Connection
 
 from python_enrich.eqc.matching import MATCH_KINDS
+from python_enrich.normalization import normalize_company_name
 from python_enrich.overrides import EMPTY_MARKER
 from python_enrich.request_queue import SCHEMA
 
@@ -320,16 +321,15 @@ def export_name_overrides(cur: Any, seeds_dir: Path) -> tuple[int, list[str]]:
     path = seeds_dir / NAME_SEED
     rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines())) if path.exists() else []
     header, existing = (rows[0], rows[1:]) if rows else (["customer_name", "company_id", "note"], [])
-    from python_enrich.normalization import normalize_company_name
-
     present = {normalize_company_name(r[0]): r[1] for r in existing if r}
     added, conflicts = [], []
     for name, decision, company_id, _, who, when, _, _, raw in decisions(cur):
         if decision == "reject":
             continue
         value = company_id if decision == "accept" else EMPTY_MARKER
-        # The seed's name is normalized by the build: write a raw spelling that normalizes to the key.
-        spelling = raw if raw and normalize_company_name(raw) == name else name
+        # The build normalizes the seed's name: write the key itself, or (the normalizer is not
+        # idempotent on a few quirky names) a raw spelling that normalizes to it.
+        spelling = name if normalize_company_name(name) == name or not raw else raw
         if name in present:
             if present[name] != value:
                 conflicts.append(f"{name}: seed says {present[name]}, review says {value}")
