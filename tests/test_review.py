@@ -21,6 +21,7 @@ from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
 from python_enrich.review import state
 from python_enrich.review.__main__ import main as review_main
+from python_enrich.review.__main__ import say
 from python_enrich.review.page import ReviewServer
 from python_enrich.sample import sample_size
 from tests.conftest import DbtProject, fresh_database
@@ -235,3 +236,8 @@ def test_command_line_decisions_undo_export_and_audit(reviewed, tmp_path: Path, 
         assert review_main(["--undo", "某某测试科技有限公司"]) == 0
         assert project.query(cache, ("某某测试科技有限公司",)) == [("123456789", "eqc", None, Decimal("0.800"))]
         assert project.query("select count(*) from enrichment.run_log where run_kind = 'review'")[0][0] >= 8
+
+
+def test_terminal_output_carries_no_control_characters(capsys) -> None:
+    say("某\x1b[2J公司\u202e\tok")
+    assert capsys.readouterr().out == "某\\u001b[2J公司\\u202e\tok\n"

@@ -29,6 +29,12 @@ from python_enrich.review.page import ReviewServer
 EXIT_OK, EXIT_REFUSED, EXIT_SETUP = 0, 1, 2
 
 
+def say(line: str) -> None:
+    """Print a line whose names come from outside (registry, users' files): no control characters
+    reach the terminal; unprintable ones are shown escaped."""
+    print("".join(ch if ch.isprintable() or ch == "\t" else f"\\u{ord(ch):04x}" for ch in line))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m python_enrich.review", description=__doc__.splitlines()[0],
@@ -81,13 +87,13 @@ def print_list(conn: Any, limit: int, as_json: bool) -> None:
     if as_json:
         print(json.dumps([vars(w) for w in names], ensure_ascii=False, default=str))
         return
-    print(f"{len(names)} name(s) waiting for review, by impact")
+    say(f"{len(names)} name(s) waiting for review, by impact")
     for w in names:
-        print(f"{w.normalized_name}\t{w.row_count} rows\tassets {w.asset_volume:,.0f}\t{w.reason}")
+        say(f"{w.normalized_name}\t{w.row_count} rows\tassets {w.asset_volume:,.0f}\t{w.reason}")
         for c in w.candidates:
-            print(f"    {c['company_id']}\t{c.get('full_name')}\t{c.get('match_type') or ''}\t{c.get('why_not') or ''}")
+            say(f"    {c['company_id']}\t{c.get('full_name')}\t{c.get('match_type') or ''}\t{c.get('why_not') or ''}")
         for c in w.rejected:
-            print(f"    (rejected) {c['company_id']}\t{c.get('full_name')}")
+            say(f"    (rejected) {c['company_id']}\t{c.get('full_name')}")
 
 
 def print_decisions(conn: Any, include_undone: bool, as_json: bool) -> None:
@@ -100,7 +106,7 @@ def print_decisions(conn: Any, include_undone: bool, as_json: bool) -> None:
         return
     for r in records:
         undone = f"\tundone by {r['undone_by']} at {r['undone_at']:%Y-%m-%d %H:%M}" if r["undone_at"] else ""
-        print(f"{r['name']}\t{r['decision']}\t{r['company_id'] or ''}\t{r['by']}\t{r['at']:%Y-%m-%d %H:%M}{undone}")
+        say(f"{r['name']}\t{r['decision']}\t{r['company_id'] or ''}\t{r['by']}\t{r['at']:%Y-%m-%d %H:%M}{undone}")
 
 
 def run_audit(conn: Any, args: argparse.Namespace) -> None:
@@ -115,7 +121,7 @@ def run_audit(conn: Any, args: argparse.Namespace) -> None:
             f"(no official name); {report['fed_to_review']} put up for review"
         )
         for f in findings[:200]:
-            print(
+            say(
                 f"  {f.rows} rows\t{f.key_type}\t{f.lookup_key}\t-> {f.company_id} {f.official_name or ''}\t{f.problem}"
             )
         if not args.feed and findings:
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.audit_cache:
             run_audit(conn, args)
         elif args.accept or args.reject or args.no_company or args.undo:
-            print(decide(conn, args))
+            say(decide(conn, args))
         else:
             conn.close()
             return serve(args.port)
