@@ -77,6 +77,11 @@ def test_the_page_decides_and_the_next_build_and_drain_respect_it(reviewed) -> N
     accepted, rejected, nobody = names[0], names[1], names[2]
     assert all(rows_of(project, w.normalized_name) and all(t for *_, t in rows_of(project, w.normalized_name))
                for w in names[:3])  # waiting names keep their temporary ids  # fmt: skip
+    queued_again = project.query(
+        "select count(*) from enrichment.enrichment_requests where status = 'pending' and normalized_name = any(%s)",
+        ([w.normalized_name for w in names],),
+    )
+    assert queued_again == [(0,)]  # the build after the drain did not queue waiting names again
     chosen = accepted.candidates[0]["company_id"]
     with project.selected(), ReviewServer(who="pytest-reviewer") as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright, headless=True)
