@@ -140,6 +140,49 @@ create unique index if not exists enrichment_requests_one_active_hash
 drop index if exists " ~ s ~ ".enrichment_requests_name;
 create index if not exists enrichment_requests_name_hash on " ~ s ~ ".enrichment_requests using hash (normalized_name);
 "},
+    {'version': 6, 'description': 'evidence on cache and requests, review candidates and decisions', 'sql': "
+-- Why a registry candidate was accepted (docs/candidate-evidence.md); NULL on entries made before.
+alter table " ~ s ~ ".company_name_index add column if not exists evidence text;
+alter table " ~ s ~ ".company_name_index drop constraint if exists company_name_index_evidence_check;
+alter table " ~ s ~ ".company_name_index add constraint company_name_index_evidence_check
+    check (evidence in ('exact_name', 'former_name', 'legal_form_variant', 'manual'));
+alter table " ~ s ~ ".enrichment_requests add column if not exists evidence text;
+alter table " ~ s ~ ".enrichment_requests drop constraint if exists enrichment_requests_evidence_check;
+alter table " ~ s ~ ".enrichment_requests add constraint enrichment_requests_evidence_check
+    check (evidence in ('exact_name', 'former_name', 'legal_form_variant', 'manual'));
+-- needs_review: the top candidates kept (with why each was not accepted) and the reason.
+alter table " ~ s ~ ".enrichment_requests add column if not exists review_candidates jsonb;
+alter table " ~ s ~ ".enrichment_requests add column if not exists review_reason text;
+
+-- People's decisions on names: durable, undoable (undone_at), never dropped by a full refresh.
+create table if not exists " ~ s ~ ".review_decisions (
+    decision_id bigint generated always as identity primary key,
+    normalized_name text not null check (normalized_name <> ''),
+    decision text not null check (decision in ('accept', 'reject', 'no_company')),
+    company_id text check (company_id ~ '^[0-9]+$'),
+    official_name text,
+    credit_code text,
+    request_id bigint,
+    replaced_cache_entries jsonb not null default '[]'::jsonb,
+    decided_by text not null,
+    decided_at timestamptz not null default now(),
+    undone_by text,
+    undone_at timestamptz,
+    check ((decision = 'no_company') = (company_id is null))
+);
+-- One verdict (accept or no company) per name, one rejection per name and company (on a hash of
+-- the name, so that names of any length fit the index).
+create unique index if not exists review_decisions_one_verdict
+    on " ~ s ~ ".review_decisions (md5(normalized_name))
+    where decision in ('accept', 'no_company') and undone_at is null;
+create unique index if not exists review_decisions_one_rejection
+    on " ~ s ~ ".review_decisions (md5(normalized_name), company_id)
+    where decision = 'reject' and undone_at is null;
+
+alter table " ~ s ~ ".run_log drop constraint if exists run_log_run_kind_check;
+alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
+    check (run_kind in ('build', 'drain', 'import', 'report', 'load', 'review', 'salt'));
+"},
   ]) -}}
 {% endmacro %}
 

@@ -141,6 +141,7 @@ def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, An
                             e.match_type,
                             e.confidence,
                             "legacy_import",
+                            None,  # no evidence: python -m python_enrich.review --audit-cache checks
                         )
                         for e in entries
                     ],

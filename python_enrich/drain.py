@@ -1,8 +1,10 @@
 """Resolve queued names through EQC: python -m python_enrich.drain --budget 5
 
 Claims the highest-priority due requests, looks each name up (one search call; --details adds
-business info and labels), writes the result into the cache, and marks the request.  The rate
-limit is shared through PostgreSQL by every drain on the same database; C concurrent requests
+business info and labels), and accepts a candidate only with evidence that it is the company
+named (python_enrich.eqc.matching): the entry goes into the cache with its evidence; a name
+without such a candidate waits for review (needs_review) or is not found, and resolves nothing.
+The rate limit is shared through PostgreSQL by every drain on the same database; C concurrent requests
 overlap the registry's latency so that the limit, not latency, sets the pace.  A killed drain
 leaves leases that the next one reclaims; an expired token stops every worker and hands the
 unfinished claims back.
@@ -23,14 +25,14 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 
 from python_enrich import db
-from python_enrich.cli_types import OneLineErrorParser, bounded_float, bounded_int, fraction, rate_limit
+from python_enrich.cli_types import OneLineErrorParser, bounded_float, bounded_int, rate_limit
 from python_enrich.eqc import answers
 from python_enrich.eqc.client import (
     BadBaseURL,
@@ -45,6 +47,7 @@ from python_enrich.eqc.client import (
     base_url_from_env,
     check_base_url,
 )
+from python_enrich.eqc.matching import EVIDENCE_CONFIDENCE, Verdict, decide, match_kind
 from python_enrich.errors import first_line
 from python_enrich.normalization import normalize_company_name
 from python_enrich.request_queue import DUE_CONDITION, SCHEMA, Claim, RequestQueue, SharedRateLimit
@@ -52,8 +55,6 @@ from python_enrich.safe_output import for_terminal
 from python_enrich.token_store import read_token
 
 CAPTURE_COMMAND = "python -m python_enrich.auth --capture --save"
-MATCH_KINDS = {"全称精确匹配": "exact", "模糊匹配": "fuzzy", "拼音": "pinyin"}
-DEFAULT_CONFIDENCE = {"exact": 1.0, "fuzzy": 0.8, "pinyin": 0.6, "other": 0.7}
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_TOKEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_CODES = """exit codes:
   0    the run finished (names found, not found, kept for review or given back for a later retry)
@@ -88,8 +89,7 @@ class DrainOptions:
     max_attempts: int = 5
     retry_delay_s: float = 60.0  # a request given back waits this, doubling per attempt (max 1 h)
     not_found_retry_days: float = 30.0
-    confidence: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONFIDENCE))
-    cache_threshold: float = 0.6
+    former_name_checks: int = 3  # business-info calls per name to learn candidates' former names
     base_url: str = ""
     progress: str = "auto"  # auto (bar on a terminal, log lines otherwise), bar, log, none
 
@@ -120,25 +120,20 @@ class DrainStats:
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
 
-@dataclass(frozen=True)
-class Choice:
-    candidate: Candidate
-    kind: str
-    confidence: float
+def ids_without_former_names(payload: Any) -> set[str]:
+    """Companies whose search item does not say what their former names are (no field at all)."""
+    items = payload.get("list") if isinstance(payload, dict) else None
+    return {
+        str(item.get("companyId") or "").strip()
+        for item in items or []
+        if isinstance(item, dict) and item.get("company_former_name") is None
+    }
 
 
-def choose_candidate(query: str, candidates: list[Candidate], confidence: dict[str, float]) -> Choice | None:
-    """Not blindly the first: a candidate whose normalized full name equals the query wins;
-    otherwise the most confident match type, then the service's own rank score."""
-    best: tuple[tuple[Any, ...], Choice] | None = None
-    for position, candidate in enumerate(candidates):
-        same_name = normalize_company_name(candidate.full_name) == query
-        kind = "exact" if same_name else MATCH_KINDS.get(candidate.match_type, "other")
-        choice = Choice(candidate, kind, confidence[kind])
-        rank = (same_name, choice.confidence, candidate.rank_score, -position)
-        if best is None or rank > best[0]:
-            best = (rank, choice)
-    return best[1] if best else None
+def former_names_of(info: dict[str, Any]) -> tuple[str, ...]:
+    """findDepart's company_former_name: several names separated by commas (either width)."""
+    text = str(info.get("company_former_name") or "").replace("，", ",")
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def backoff_s(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
@@ -236,10 +231,30 @@ class Drain:
         self.stats.stopped_because = "token expired"
         self.stop.set()
 
+    def _verdict(
+        self, name: str, candidates: list[Candidate], payload: Any, client: EQCClient, queue: RequestQueue
+    ) -> Verdict:
+        """Evidence first; when none, learn the former names the search items left out (business
+        info, at most --former-name-checks calls, each taking a rate-limit slot) and decide again."""
+        rejected = queue.rejected_ids(name)
+        verdict = decide(name, candidates, rejected)
+        if verdict.outcome == "accept":
+            return verdict
+        unknown = ids_without_former_names(payload) - rejected
+        to_check = [c for c in candidates if c.company_id in unknown][: self.options.former_name_checks]
+        if not to_check:
+            return verdict
+        learned = {}
+        for candidate in to_check:
+            info = self._call(lambda company_id=candidate.company_id: client.business_info(company_id))
+            learned[candidate.company_id] = replace(candidate, former_names=former_names_of(info))
+        return decide(name, [learned.get(c.company_id, c) for c in candidates], rejected)
+
     def _lookup(self, claim: Claim, queue: RequestQueue, client: EQCClient) -> None:
         options = self.options
         try:
             candidates, payload = self._call(lambda: client.search(claim.normalized_name))
+            verdict = self._verdict(claim.normalized_name, candidates, payload, client, queue)
         except Stopped:
             queue.release([claim])
             self.stats.add(released=1)
@@ -253,18 +268,17 @@ class Drain:
             self._give_back(claim, queue, str(error), error)
             return
         self.stats.add(lookups=1)
-        choice = choose_candidate(claim.normalized_name, candidates, options.confidence)
-        if choice is None:
-            queue.not_found(claim, options.not_found_retry_days)
+        if verdict.outcome == "not_found":
+            queue.not_found(claim, options.not_found_retry_days, verdict.reason)
             self.stats.add(not_found=1)
             return
-        chosen = choice.candidate
-        if choice.confidence < options.cache_threshold:
-            queue.needs_review(claim, {**asdict(chosen), "confidence": choice.confidence})
+        if verdict.chosen is None or verdict.chosen.evidence is None:
+            queue.needs_review(claim, [a.as_review() for a in verdict.kept], verdict.reason)
             self.stats.add(needs_review=1)
             return
-        entry = (chosen.company_id, chosen.full_name, chosen.credit_code, choice.kind, choice.confidence)
-        entries = [("customer_name", claim.normalized_name, *entry)]
+        chosen, evidence = verdict.chosen.candidate, verdict.chosen.evidence
+        entry = (chosen.company_id, chosen.full_name, chosen.credit_code, match_kind(chosen))
+        entries = [("customer_name", claim.normalized_name, *entry, EVIDENCE_CONFIDENCE[evidence], evidence)]
         responses: list[tuple[Any, ...]] = []
         if options.details:
             responses.append((chosen.company_id, "search", claim.normalized_name, payload))
@@ -284,8 +298,8 @@ class Drain:
             for former in sorted(formers):
                 key = normalize_company_name(former)
                 if key and key != claim.normalized_name:
-                    entries.append(("former_name", key, *entry))
-        queue.found(claim, chosen.company_id, entries, responses)
+                    entries.append(("former_name", key, *entry, EVIDENCE_CONFIDENCE["former_name"], "former_name"))
+        queue.found(claim, chosen.company_id, entries, responses, evidence)
         self.stats.add(found=1)
 
     def _give_back(self, claim: Claim, queue: RequestQueue, reason: str, error: BaseException | None = None) -> None:
@@ -505,20 +519,14 @@ class ProgressReporter:
                 print(file=sys.stderr)
 
 
-def parse_confidence(text: str) -> dict[str, float]:
-    """'exact=1,fuzzy=0.8,pinyin=0.6,other=0.7' (any subset)."""
-    result = dict(DEFAULT_CONFIDENCE)
-    for part in text.split(","):
-        kind, _, value = part.partition("=")
-        if kind not in result:
-            raise argparse.ArgumentTypeError(f"unknown match kind {kind!r}: use exact, fuzzy, pinyin, other")
-        try:
-            result[kind] = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"confidence for {kind} must be a number") from None
-        if not 0 <= result[kind] <= 1:
-            raise argparse.ArgumentTypeError("confidences lie between 0 and 1")
-    return result
+def former_name_checks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError("use 0 to 10 business-info calls per name")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -559,12 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--lease", type=positive, default=300.0, help="seconds a claim is ours before others reclaim it (default 300)")
     add("--not-found-retry-days", type=positive, default=30.0, help="when a name not found is looked up again")
     add(
-        "--confidence",
-        type=parse_confidence,
-        default=dict(DEFAULT_CONFIDENCE),
-        help="per match kind, e.g. exact=1,fuzzy=0.8,pinyin=0.6,other=0.7",
+        "--former-name-checks",
+        type=former_name_checks,
+        default=3,
+        help="business-info calls per name for former names search items lack, 0..10 (default 3)",
     )
-    add("--cache-threshold", type=fraction, default=0.6, help="below it a match is kept for review (default 0.6)")
     add("--progress", choices=["auto", "bar", "log", "none"], default="auto")
     return parser
 
@@ -582,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         budget=args.budget, concurrency=args.concurrency, rate_limit=args.rate_limit, details=args.details,
         dry_run=args.dry_run, lease_s=args.lease, timeout_s=args.timeout, retries=args.retries,
         max_attempts=args.max_attempts, retry_delay_s=args.retry_delay, not_found_retry_days=args.not_found_retry_days,
-        confidence=args.confidence, cache_threshold=args.cache_threshold, base_url=base_url,
+        former_name_checks=args.former_name_checks, base_url=base_url,
         progress="none" if args.json else args.progress,
     )  # fmt: skip
     drain = Drain(options, read_token(args.env_file))

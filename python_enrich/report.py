@@ -3,8 +3,10 @@
 Charts (inline SVG, no network needed to view): rows and distinct names by tier per domain; cache
 hit rate (rows answered by entries that existed before the build), own-code, backflow and
 temporary-id rates across builds; queue depth by status; drain runs against their rate
-limit; the top unresolved names; temporary ids replaced since the last report.  Every figure is
-read from the database when the report is written; each chart carries its total in data-total.
+limit; the top unresolved names; temporary ids replaced since the last report; lookups that failed;
+the review section (names waiting, decisions, top names by impact) and the evidence mix of the
+cache.  Every figure is read from the database when the report is written; each chart carries its
+total in data-total.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ def gather(cur: Any) -> dict[str, Any]:
     )
     data["replaced"] = cur.fetchall()
     data["lookup_errors"] = gather_lookup_errors(cur)
+    data.update(gather_review(cur))
     return data
 
 
@@ -151,6 +154,51 @@ def lookup_errors_section(rows: list[tuple[Any, ...]]) -> str:
     )
     title = f"Lookups that failed or wait for a retry: {len(rows):,}"
     return f'<h2 id="lookup-errors-title" data-total="{len(rows)}">{title}</h2>\n{body}'
+
+
+def gather_review(cur: Any) -> dict[str, Any]:
+    """Names waiting for review, decisions in force, and the evidence behind the cache's entries."""
+    cur.execute(
+        f"select normalized_name, max(row_count), max(asset_volume), "  # noqa: S608
+        "max(case when jsonb_typeof(review_candidates) = 'array' then jsonb_array_length(review_candidates) "
+        "when review_candidate is not null then 1 else 0 end), max(coalesce(review_reason, '')) "
+        f"from {SCHEMA}.enrichment_requests where status = 'needs_review' group by 1 order by 2 desc, 3 desc, 1"
+    )
+    waiting = cur.fetchall()
+    cur.execute(
+        f"select decision, count(*) filter (where undone_at is null), count(*) filter (where undone_at is not null) "  # noqa: S608
+        f"from {SCHEMA}.review_decisions group by 1 order by 1"
+    )
+    decided = cur.fetchall()
+    cur.execute(
+        f"select coalesce(evidence, 'no evidence (' || source || ')'), count(*) from {SCHEMA}.company_name_index "  # noqa: S608
+        "group by 1 order by 2 desc, 1"
+    )
+    return {"review_waiting": waiting, "review_decided": decided, "evidence_mix": cur.fetchall()}
+
+
+def render_review(data: dict[str, Any]) -> str:
+    """The review section: waiting and decided names, the top names by impact, the evidence mix."""
+    waiting, decided, mix = data["review_waiting"], data["review_decided"], data["evidence_mix"]
+    in_force = sum(count for _, count, _ in decided)
+    decisions = bar_chart(
+        "review-decisions",
+        "review decisions in force (and undone)",
+        [Bar(d.replace("_", " "), [n, u]) for d, n, u in decided],
+        ["in force", "undone"],
+        in_force,
+        counted="decisions in force",
+    )
+    evidence = bar_chart("evidence-mix", "cache entries by evidence", [Bar(kind, [n]) for kind, n in mix],
+                         ["entries"], sum(n for _, n in mix), counted="entries")  # fmt: skip
+    rows = [[name, f"{r:,}", f"{float(a):,.0f}", c, why] for name, r, a, c, why in waiting[:15]]
+    top = table(["name", "rows", "assets", "candidates", "why it waits"], rows, "review-top")
+    return (
+        f'<h2 id="review-title" data-waiting="{len(waiting)}" data-decided="{in_force}">Review: {len(waiting):,} '
+        f"names waiting, {in_force:,} decisions in force</h2>"
+        f"<p>Decide with <code>python -m python_enrich.review</code>. Top names waiting by impact:</p>"
+        f"{top}{decisions}{evidence}"
+    )
 
 
 def render(data: dict[str, Any], generated_at: datetime) -> str:
@@ -247,6 +295,7 @@ table {{ border-collapse: collapse; font-size: 12px; }} td, th {{ border: 1px so
 <h2 id="replaced-title" data-total="{len(replaced)}">Temporary ids replaced {since}: {len(replaced):,}</h2>
 {replaced_table}
 {lookup_errors_section(data.get("lookup_errors", []))}
+{render_review(data)}
 </body></html>
 """
 

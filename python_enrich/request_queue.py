@@ -56,12 +56,12 @@ returning request.request_id, request.normalized_name, request.raw_name_example,
 # The one statement every Python writer of the cache uses: it never replaces a more confident entry.
 UPSERT_CACHE_SQL = f"""
 insert into {SCHEMA}.company_name_index as cache
-    (key_type, lookup_key, company_id, official_name, credit_code, match_type, confidence, source)
+    (key_type, lookup_key, company_id, official_name, credit_code, match_type, confidence, source, evidence)
 values %s
 on conflict (key_type, lookup_key) do update
 set company_id = excluded.company_id, official_name = excluded.official_name,
     credit_code = excluded.credit_code, match_type = excluded.match_type,
-    confidence = excluded.confidence, source = excluded.source, updated_at = now()
+    confidence = excluded.confidence, source = excluded.source, evidence = excluded.evidence, updated_at = now()
 where excluded.confidence > cache.confidence
 returning (xmax = 0) as inserted
 """  # noqa: S608
@@ -69,7 +69,7 @@ returning (xmax = 0) as inserted
 
 def upsert_cache(cur: Any, entries: list[tuple[Any, ...]]) -> tuple[int, int]:
     """Write (key_type, lookup_key, company_id, official_name, credit_code, match_type, confidence,
-    source) rows; returns (inserted, replaced); entries the cache holds more confidently are kept."""
+    source, evidence) rows; returns (inserted, replaced); entries the cache holds more confidently are kept."""
     if not entries:
         return 0, 0
     results = execute_values(cur, UPSERT_CACHE_SQL, entries, fetch=True)
@@ -120,11 +120,18 @@ class RequestQueue:
         return cur.rowcount == 1
 
     def found(
-        self, claim: Claim, company_id: str, entries: list[tuple[Any, ...]], responses: list[tuple[Any, ...]]
+        self,
+        claim: Claim,
+        company_id: str,
+        entries: list[tuple[Any, ...]],
+        responses: list[tuple[Any, ...]],
+        evidence: str | None = None,
     ) -> bool:
-        """Cache entries and the request's completion in one transaction: both or neither."""
+        """Cache entries (key_type, key, company_id, official_name, credit_code, match_type,
+        confidence, evidence) and the request's completion with its evidence in one transaction:
+        both or neither."""
         with self.conn, self.conn.cursor() as cur:
-            upsert_cache(cur, [(*entry, "eqc") for entry in entries])
+            upsert_cache(cur, [(*entry[:7], "eqc", entry[7]) for entry in entries])
             for company, endpoint, key, body in responses:
                 cur.execute(
                     f"insert into {SCHEMA}.eqc_responses (company_id, endpoint, request_key, body) "  # noqa: S608
@@ -132,16 +139,32 @@ class RequestQueue:
                     "set body = excluded.body, company_id = excluded.company_id, fetched_at = now()",
                     (company, endpoint, key, json.dumps(body, ensure_ascii=False)),
                 )
-            return self._finish(cur, claim, "done", resolved_company_id=company_id, last_error=None)
+            return self._finish(cur, claim, "done", resolved_company_id=company_id, last_error=None, evidence=evidence)
 
-    def needs_review(self, claim: Claim, candidate: dict[str, Any]) -> bool:
+    def needs_review(self, claim: Claim, candidates: list[dict[str, Any]], reason: str) -> bool:
+        """No candidate carries evidence: keep the top ones for a person; the name resolves nothing."""
         with self.conn, self.conn.cursor() as cur:
-            return self._finish(cur, claim, "needs_review", review_candidate=json.dumps(candidate, ensure_ascii=False))
+            return self._finish(
+                cur, claim, "needs_review", review_candidates=json.dumps(candidates, ensure_ascii=False),
+                review_reason=reason, evidence=None,
+            )  # fmt: skip
 
-    def not_found(self, claim: Claim, retry_after_days: float) -> bool:
+    def not_found(self, claim: Claim, retry_after_days: float, reason: str | None = None) -> bool:
         with self.conn, self.conn.cursor() as cur:
             cur.execute("select now() + %s * interval '1 day'", (retry_after_days,))
-            return self._finish(cur, claim, "not_found", next_attempt_at=cur.fetchone()[0], last_error=None)
+            return self._finish(
+                cur, claim, "not_found", next_attempt_at=cur.fetchone()[0], last_error=None, review_reason=reason
+            )
+
+    def rejected_ids(self, name: str) -> set[str]:
+        """Companies a person rejected for this name (review): never accepted for it again."""
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(
+                f"select company_id from {SCHEMA}.review_decisions "  # noqa: S608
+                "where normalized_name = %s and decision = 'reject' and undone_at is null",
+                (name,),
+            )
+            return {company_id for (company_id,) in cur.fetchall()}
 
     def retry_later(self, claim: Claim, delay_s: float, error: str, max_attempts: int) -> str:
         """Give the request back for later, or fail it after its last attempt; returns the status."""

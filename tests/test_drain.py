@@ -15,7 +15,7 @@ import pytest
 
 from python_enrich import drain
 from python_enrich.companies import build_companies
-from python_enrich.eqc.client import Candidate
+from python_enrich.eqc.registry import sandbox_truth
 from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
 from tests.conftest import DbtProject
@@ -66,35 +66,6 @@ def search_calls(sandbox: SandboxServer) -> int:
     return sum(sandbox.stats()["counts"].get("search", {}).values())
 
 
-# -- choosing a candidate ----------------------------------------------------------------------
-def candidate(name: str, match: str, score: float = 0.5, company_id: str = "1") -> Candidate:
-    return Candidate(company_id, name, None, match, score, ())
-
-
-def test_choice_prefers_the_same_normalized_name_over_order_and_type() -> None:
-    candidates = [
-        candidate("某某科技有限公司", "模糊匹配", 0.9, "1"),
-        candidate("某某科技（集团）有限公司", "模糊匹配", 0.7, "2"),
-    ]
-    choice = drain.choose_candidate(
-        normalize_company_name("某某科技（集团）有限公司-已转出"), candidates, drain.DEFAULT_CONFIDENCE
-    )
-    assert (choice.candidate.company_id, choice.kind, choice.confidence) == ("2", "exact", 1.0)
-
-
-def test_choice_falls_back_to_match_type_then_rank() -> None:
-    candidates = [
-        candidate("甲", "拼音", 0.9, "1"),
-        candidate("乙", "模糊匹配", 0.6, "2"),
-        candidate("丙", "模糊匹配", 0.8, "3"),
-    ]
-    choice = drain.choose_candidate("丁", candidates, drain.DEFAULT_CONFIDENCE)
-    assert (choice.candidate.company_id, choice.kind, choice.confidence) == ("3", "fuzzy", 0.8)
-    other = drain.choose_candidate("丁", [candidate("甲", "曾用名")], {**drain.DEFAULT_CONFIDENCE, "other": 0.5})
-    assert (other.kind, other.confidence) == ("other", 0.5)
-    assert drain.choose_candidate("丁", [], drain.DEFAULT_CONFIDENCE) is None
-
-
 # -- pre-flight --------------------------------------------------------------------------------
 def test_preflight_failures_are_one_clear_sentence(
     dbt_project: DbtProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -124,24 +95,32 @@ def test_budget_counts_lookups_and_zero_makes_no_calls(state: DbtProject, monkey
     assert runs == [("success", 0), ("success", 3)]  # every run is logged, the dry run writes nothing
 
 
-def test_outcomes_found_not_found_review(state: DbtProject, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    exact, renamed, absent = names_with("exact", 2), names_with("former", 1), ["完全不存在的名字有限公司"]
-    enqueue(state, exact + renamed + absent)
+def test_outcomes_by_evidence_review_and_not_found(state: DbtProject, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    truth = {probe.kind: probe for probe in reversed(sandbox_truth(200, seed=42))}  # the first of each kind
+    exact, renamed, variant = names_with("exact", 2), names_with("former", 1), names_with("variant", 1)
+    branch = normalize_company_name(truth["unlisted_branch"].name)  # its parent is listed: review, never accepted
+    absent = ["完全不存在的名字有限公司"]
+    enqueue(state, exact + renamed + variant + [branch] + absent)
     with sandbox_with() as sandbox:
-        # A threshold above the former-name confidence (0.7) keeps that match for review.
-        assert run_drain(monkeypatch, sandbox, "--budget", "10", "--cache-threshold", "0.75", "--json") == 0
+        assert run_drain(monkeypatch, sandbox, "--budget", "10", "--json") == 0
     summary = json.loads(capsys.readouterr().out)
-    # 4 searches and the pre-flight token check: it counts against the rate limit, so it counts.
-    assert (summary["found"], summary["needs_review"], summary["not_found"], summary["calls"]) == (2, 1, 1, 5)
-    result = statuses(state)
-    assert [result[n] for n in exact] == ["done", "done"]
-    assert result[renamed[0]] == "needs_review" and result[absent[0]] == "not_found"
-    cache = dict(
-        state.query("select lookup_key, company_id from enrichment.company_name_index where key_type = 'customer_name'")
-    )
+    assert (summary["found"], summary["needs_review"], summary["not_found"]) == (4, 1, 1)
+    rows = {name: (status, evidence) for name, status, evidence in state.query(
+        "select normalized_name, status, evidence from enrichment.enrichment_requests")}  # fmt: skip
+    assert [rows[n] for n in exact] == [("done", "exact_name")] * 2
+    assert rows[renamed[0]] == ("done", "former_name") and rows[variant[0]] == ("done", "legal_form_variant")
+    assert rows[branch] == ("needs_review", None) and rows[absent[0]] == ("not_found", None)
+    cache_sql = "select lookup_key, company_id, evidence from enrichment.company_name_index where key_type = %s"
+    cache = {key: (company, evidence) for key, company, evidence in state.query(cache_sql, ("customer_name",))}
     ids = {normalize_company_name(c.name): c.company_id for c in COMPANIES}
-    assert {n: cache[n] for n in exact} == {n: ids[n] for n in exact}  # same key as the warehouse uses
-    assert renamed[0] not in cache
+    assert {n: cache[n] for n in exact} == {n: (ids[n], "exact_name") for n in exact}  # the warehouse's key
+    assert cache[renamed[0]] == (ids[renamed[0]], "former_name") and branch not in cache
+    kept, reason = state.query(
+        "select review_candidates, review_reason from enrichment.enrichment_requests where normalized_name = %s",
+        (branch,),
+    )[0]
+    assert reason == "no candidate carries evidence" and kept and all(c["why_not"] for c in kept)
+    assert {"company_id", "full_name", "credit_code", "match_type", "score"} <= set(kept[0])
     retry = state.query(
         "select next_attempt_at > now() + interval '29 days' from enrichment.enrichment_requests "
         "where normalized_name = %s",
@@ -151,8 +130,6 @@ def test_outcomes_found_not_found_review(state: DbtProject, monkeypatch: pytest.
     with sandbox_with() as sandbox:  # nothing is due any more: no budget spent on repeats
         assert run_drain(monkeypatch, sandbox, "--budget", "10") == 0
         assert search_calls(sandbox) == 0
-    # The shared rate limit counted exactly the calls made: 4 searches and 2 token checks.
-    assert state.query("select count(*) from enrichment.eqc_calls") == [(6,)]
 
 
 def test_details_store_responses_and_former_names(state: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:

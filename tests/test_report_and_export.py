@@ -47,6 +47,10 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
         "select sum(row_count) from "
         "(select row_count from marts.unresolved_names order by impact_rank, normalized_name limit 15) t"
     )[0][0]
+    expected["evidence-mix"] = built_warehouse.query("select count(*) from enrichment.company_name_index")[0][0]
+    waiting = built_warehouse.query(
+        "select count(distinct normalized_name) from enrichment.enrichment_requests where status = 'needs_review'"
+    )[0][0]
     replaced = built_warehouse.query("select count(*) from enrichment.temporary_ids where replaced_at is not null")[0][
         0
     ]
@@ -68,6 +72,9 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
             expected["tiers-annuity_performance"]
         )
         assert int(page.locator("#replaced-title").get_attribute("data-total")) == replaced  # first report: all so far
+        assert int(page.locator("#review-title").get_attribute("data-waiting")) == waiting
+        assert page.locator("#review-top tbody tr").count() == min(waiting, 15)
+        assert page.locator("figure#evidence-mix rect[data-series='entries']").count() >= 2  # eqc evidence, backflow
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000

@@ -44,9 +44,9 @@ def test_search_match_types(sandbox: SandboxServer) -> None:
     item = get(sandbox, "", key=renamed.name).json()["list"][0]
     assert item["type"] == FORMER and str(item["companyId"]) == renamed.company_id
     assert renamed.name in item["company_former_name"].split(",") and item["companyFullName"] != renamed.name
-    fuzzy = company("fuzzy")
-    items = get(sandbox, "", key=fuzzy.name).json()["list"]
-    assert FUZZY in {i["type"] for i in items} and fuzzy.company_id in {str(i["companyId"]) for i in items}
+    variant = company("variant")  # listed under a legal-form variant of the sample's name
+    items = get(sandbox, "", key=variant.name).json()["list"]
+    assert FUZZY in {i["type"] for i in items} and variant.company_id in {str(i["companyId"]) for i in items}
     assert EXACT not in {i["type"] for i in items}
     pinyin = get(sandbox, "", key=pinyin_initials(exact.name).lower()).json()["list"]
     assert pinyin and pinyin[0]["type"] == PINYIN

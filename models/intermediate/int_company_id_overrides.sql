@@ -1,5 +1,6 @@
 -- The three override seeds in one shape: override_type, match_key (plan code or normalized name),
--- company_id (NULL for __EMPTY__: "this name has no company").
+-- company_id (NULL for __EMPTY__: "this name has no company"). A "no company" review decision
+-- (python -m python_enrich.review) counts as a name override to __EMPTY__; a seed entry wins.
 with
 
 plan_overrides as (
@@ -17,6 +18,12 @@ hardcode_overrides as (
 name_overrides as (
 
     select * from {{ ref('company_id_overrides_name') }}
+
+),
+
+review_decisions as (
+
+    select * from {{ source('enrichment', 'review_decisions') }}
 
 ),
 
@@ -47,6 +54,29 @@ unioned as (
         note
     from name_overrides
 
+    union all
+
+    select
+        'review' as override_type,
+        normalized_name as match_key,
+        null as company_id,
+        'review: no company, by ' || decided_by as note
+    from review_decisions
+    where decision = 'no_company' and undone_at is null
+
+),
+
+ranked as (
+
+    -- A name-override seed entry outranks a review decision on the same name.
+    select
+        match_key,
+        company_id,
+        note,
+        case override_type when 'review' then 'name' else override_type end as override_type,
+        override_type = 'review' as is_review
+    from unioned
+
 ),
 
 final as (
@@ -58,9 +88,9 @@ final as (
         match_key,
         company_id,
         note
-    from unioned
+    from ranked
     where match_key <> ''
-    order by override_type asc, match_key asc, company_id asc nulls last
+    order by override_type asc, match_key asc, is_review asc, company_id asc nulls last
 
 )
 

@@ -1,8 +1,12 @@
 """The synthetic EQC registry behind the sandbox: companies, search, business info and labels.
 
 Built from the same deterministic company universe as the sample data (python_enrich.companies),
-so that the sample's customers are found exactly, only by a former name, only fuzzily, or not at
-all, in fixed proportions.  Pure data and matching; no HTTP here.
+so that the sample's customers are found exactly, only by a former name, only under a legal-form
+variant of their name, or not at all, in fixed proportions.  Like the real service it answers
+names it does not list with other companies' near names (same city and industry word, the same
+trade name in another city, a longer trade name, a branch), and it lists branches (分公司) as
+companies of their own.  `sandbox_truth` says which company every probe name really is, so tests
+can count wrong acceptances.  Pure data and matching; no HTTP here.
 """
 
 from __future__ import annotations
@@ -15,10 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_enrich.companies import CORES, FORMS, INDUSTRIES, REGIONS, build_companies
+from python_enrich.companies import CORES, FORMS, INDUSTRIES, REGIONS, Company, build_companies, name_stem
 
 EXACT, FUZZY, PINYIN, FORMER = "全称精确匹配", "模糊匹配", "拼音", "曾用名"
 FUZZY_THRESHOLD = 0.6  # bigram Jaccard similarity for a fuzzy candidate
+NEAR_NAMES = 2  # other companies of the same city and industry word added to a short answer
+# A legal-form variant of each form, as the registry may list a company the sample names otherwise.
+FORM_VARIANTS = {
+    "有限公司": "有限责任公司", "有限责任公司": "有限公司", "股份有限公司": "股份有限公司",
+    "集团有限公司": "（集团）有限公司", "（集团）有限公司": "集团有限公司",
+}  # fmt: skip
 # First letter of the pinyin of every character the synthetic names use (for pinyin search).
 PINYIN_INITIALS = dict(
     zip(
@@ -54,6 +64,8 @@ def _clean(text: str) -> str:
 
 
 def _bigrams(text: str) -> set[str]:
+    """Character pairs of a cleaned name, ignoring brackets and （集团）, as a search engine might."""
+    text = text.replace("（集团）", "").replace("（", "").replace("）", "")
     return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
 
 
@@ -61,39 +73,126 @@ def pinyin_initials(name: str) -> str:
     return "".join(PINYIN_INITIALS.get(ch, ch if ch.isascii() and ch.isalnum() else "") for ch in name).upper()
 
 
+def legal_form_variant_of(name: str, rng: random.Random) -> str:
+    """The same name under another legal form, or with half-width brackets, or both."""
+    stem = name_stem(name)
+    form = name[len(stem) :]
+    variant = stem + FORM_VARIANTS.get(form, form)
+    if variant == name or rng.random() < 0.3:
+        variant = variant.replace("（", "(").replace("）", ")") if "（" in variant else stem + "(集团)" + form
+    return variant
+
+
+def _new_id(rng: random.Random, taken: set[str]) -> str:
+    while True:
+        company_id = str(rng.randint(100_000_000, 9_999_999_999))
+        if company_id not in taken:
+            taken.add(company_id)
+            return company_id
+
+
+def _parts(name: str) -> tuple[str, str, str]:
+    """(region, trade name, industry + form) of a generated name."""
+    region = next((r for r in sorted(REGIONS, key=len, reverse=True) if name.startswith(r)), "")
+    stem = name_stem(name)
+    industry = next((i for i in sorted(INDUSTRIES, key=len, reverse=True) if stem.endswith(i)), "")
+    return region, stem[len(region) : len(stem) - len(industry)], name[len(stem) - len(industry) :]
+
+
+def _decoy_names(company: Company, rng: random.Random, stems: set[str]) -> list[tuple[str, str]]:
+    """Other companies' names near an unlisted company's: (kind, name), never its own stem."""
+    region, trade, rest = _parts(company.name)
+    other_region = rng.choice([r for r in REGIONS if r != region])
+    options = [
+        ("other_city", other_region + trade + rest),
+        ("longer_trade_name", region + trade + rng.choice("达通信源泰") + rest),
+        ("branch", company.name + other_region.removesuffix("市") + "分公司"),
+    ]
+    chosen = rng.sample(options, rng.choice([1, 1, 2]))
+    return [(kind, name) for kind, name in chosen if name_stem(name) not in stems]
+
+
 def build_registry(companies: int, seed: int = 42) -> list[RegistryCompany]:
     """The registry as the sample data's companies appear in it (see registry_presence)."""
+    return _build(companies, seed)[0]
+
+
+def _build(companies: int, seed: int) -> tuple[list[RegistryCompany], list[Probe]]:
     rng = random.Random(f"registry:{seed}")
-    registry = []
-    for company in build_companies(companies, seed):
-        if company.registry_presence == "absent":
+    universe = build_companies(companies, seed)
+    stems = {name_stem(c.name) for c in universe} | {name_stem(f) for c in universe for f in c.former_names}
+    taken = {c.company_id for c in universe}
+    registry: list[RegistryCompany] = []
+    probes: list[Probe] = []
+
+    def listed(company_id: str, full_name: str, formers: list[str], credit: str | None) -> RegistryCompany:
+        entry = RegistryCompany(
+            company_id=company_id,
+            full_name=full_name,
+            former_names=formers,
+            credit_code=credit,
+            status=rng.choice(["存续", "存续", "存续", "在业", "注销"]),
+            legal_person=rng.choice("王李张刘陈杨黄赵周吴")
+            + rng.choice(["伟", "芳", "娜", "敏", "静", "强", "磊", "军"]),
+            registered_capital=f"{rng.choice([100, 500, 1000, 5000, 20000, 80000])}.00万元",
+            industry=rng.choice(["制造业", "金融业", "信息技术", "交通运输", "批发零售", "建筑业"]),
+            region=next((r for r in REGIONS if full_name.startswith(r)), "其他"),
+            size=rng.choice(["大型企业", "中型企业", "小型企业"]),
+        )
+        registry.append(entry)
+        return entry
+
+    for company in universe:
+        presence = company.registry_presence
+        probes.append(Probe(company.name, company.company_id, presence, presence != "absent"))
+        if presence == "absent":  # answered with other companies' near names (and, often, decoys)
+            for kind, name in _decoy_names(company, rng, stems) if rng.random() < 0.6 else []:
+                stems.add(name_stem(name))
+                listed(_new_id(rng, taken), name, [], None)
+                probes.append(Probe(name, registry[-1].company_id, f"decoy_{kind}", True))
             continue
         full_name, formers = company.name, list(company.former_names)
-        if company.registry_presence == "former":  # renamed since: the sample's name is a former one
-            full_name = rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
+        if presence == "former":  # renamed since: the sample's name is a former one
+            while True:
+                full_name = rng.choice(REGIONS) + rng.choice(CORES) + rng.choice(INDUSTRIES) + rng.choice(FORMS)
+                if name_stem(full_name) not in stems:
+                    break
+            stems.add(name_stem(full_name))
             formers = [company.name, *[f for f in formers if f != company.name]]
-        elif company.registry_presence == "fuzzy":  # registered under a slightly different name
-            full_name = (
-                company.name.replace("有限公司", "有限责任公司", 1)
-                if "有限公司" in company.name
-                else company.name + "分公司"
-            )
-        registry.append(
-            RegistryCompany(
-                company_id=company.company_id,
-                full_name=full_name,
-                former_names=formers,
-                credit_code=company.credit_code,
-                status=rng.choice(["存续", "存续", "存续", "在业", "注销"]),
-                legal_person=rng.choice("王李张刘陈杨黄赵周吴")
-                + rng.choice(["伟", "芳", "娜", "敏", "静", "强", "磊", "军"]),
-                registered_capital=f"{rng.choice([100, 500, 1000, 5000, 20000, 80000])}.00万元",
-                industry=rng.choice(["制造业", "金融业", "信息技术", "交通运输", "批发零售", "建筑业"]),
-                region=next((r for r in REGIONS if full_name.startswith(r)), "其他"),
-                size=rng.choice(["大型企业", "中型企业", "小型企业"]),
-            )
-        )
-    return registry
+        elif presence == "variant":  # registered under a legal-form variant of the sample's name
+            full_name = legal_form_variant_of(company.name, rng)
+        listed(company.company_id, full_name, formers, company.credit_code)
+        for former in company.former_names:
+            if former != company.name:
+                probes.append(Probe(former, company.company_id, "former_name_query", True))
+        if rng.random() < 0.15:  # a branch listed as a company of its own, and one that is not listed
+            region = _parts(company.name)[0]
+            cities = [r.removesuffix("市") for r in REGIONS if r != region]
+            listed_city, unlisted_city = rng.sample(cities, 2)
+            branch = listed(_new_id(rng, taken), full_name + listed_city + "分公司", [], None)
+            probes.append(Probe(branch.full_name, branch.company_id, "branch", True))
+            probes.append(Probe(full_name + unlisted_city + "分公司", _new_id(rng, taken), "unlisted_branch", False))
+    return registry, probes
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A name someone might look up, and the company it really is (listed: in the registry).
+
+    kind: exact / former / variant / absent (the sample's companies by their registry presence),
+    former_name_query (a listed company's former name), branch (a listed branch), unlisted_branch,
+    decoy_other_city / decoy_longer_trade_name / decoy_branch (listed near names of an unlisted company)."""
+
+    name: str
+    company_id: str
+    kind: str
+    listed: bool
+
+
+def sandbox_truth(companies: int, seed: int = 42) -> list[Probe]:
+    """The truth about the registry build_registry(companies, seed) makes: which company each
+    probe name really is (the sample's names, former names, branches and near-name decoys)."""
+    return _build(companies, seed)[1]
 
 
 def load_registry(path: Path) -> list[RegistryCompany]:
@@ -115,6 +214,7 @@ class Registry:
         self.by_former_name: dict[str, list[RegistryCompany]] = defaultdict(list)
         self.by_pinyin: dict[str, list[RegistryCompany]] = defaultdict(list)
         self.by_bigram: dict[str, set[int]] = defaultdict(set)
+        self.by_city_industry: dict[tuple[str, str], list[RegistryCompany]] = defaultdict(list)
         self.grams = [_bigrams(_clean(c.full_name)) for c in companies]
         for index, company in enumerate(companies):
             self.by_full_name[_clean(company.full_name)].append(company)
@@ -123,13 +223,15 @@ class Registry:
             self.by_pinyin[pinyin_initials(company.full_name)].append(company)
             for gram in self.grams[index]:
                 self.by_bigram[gram].add(index)
+            region, _, rest = _parts(company.full_name)
+            self.by_city_industry[(region, rest[:2])].append(company)
         # Bigrams like 公司 or 有限 are in most names: they score but never nominate candidates.
         self.common = {gram for gram, owners in self.by_bigram.items() if len(owners) > max(50, len(companies) // 20)}
 
     def _item(self, company: RegistryCompany, match_type: str, score: float) -> dict[str, Any]:
         # The real service sometimes sends ids as numbers: do so for a fixed share of companies.
         as_number = zlib.crc32(company.company_id.encode()) % 5 == 0
-        return {
+        item = {
             "companyId": int(company.company_id) if as_number else company.company_id,
             "companyFullName": company.full_name,
             "name": company.full_name,
@@ -141,6 +243,9 @@ class Registry:
             "company_former_name": ",".join(company.former_names),
             "registered_status": company.status,
         }
+        if zlib.crc32(company.company_id.encode()) % 4 == 1:  # some items lack former names: ask findDepart
+            del item["company_former_name"]
+        return item
 
     def search(self, key: str, limit: int = 5) -> list[dict[str, Any]]:
         cleaned = _clean(key)
@@ -176,6 +281,12 @@ class Registry:
         # Like the real service, the best fuzzy candidate is not always first.
         if len(items) - before >= 2 and zlib.crc32(cleaned.encode()) % 3 == 0:
             items[before], items[before + 1] = items[before + 1], items[before]
+        # A short answer is padded with near names: other companies of the same city and industry.
+        region, _, rest = _parts(cleaned)
+        near = [c for c in self.by_city_industry.get((region, rest[:2]), []) if c.company_id not in seen]
+        for company in near[: NEAR_NAMES if region and rest else 0]:
+            other = _bigrams(_clean(company.full_name))
+            add(company, FUZZY, len(grams & other) / len(grams | other))
         return items
 
     def business_info(self, company_id: str) -> dict[str, Any]:
