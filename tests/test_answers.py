@@ -4,15 +4,15 @@ against known truth."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from python_enrich.eqc import answers
 from python_enrich.eqc.answers import AnswerError
 from python_enrich.eqc.client import Candidate
+from python_enrich.paths import SHARED_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "eqc_examples.json"
+EXAMPLES = SHARED_DIR / "reference" / "eqc_examples.json"
 
 # value -> the canonical id, or None when it must be refused
 IDS: list[tuple[object, str | None]] = [
