@@ -18,9 +18,6 @@ insert into {{ s }}.company_name_index as cache
     (key_type, lookup_key, company_id, match_type, confidence, source)
 select key_type, lookup_key, company_id, 'existing_code', confidence, 'backflow'
 from {{ relation }}
--- A key beyond 2,000 bytes would not fit the cache's btree primary key: such a row keeps its own
--- code, it only teaches the cache nothing.
-where is_learned and octet_length(lookup_key) <= 2000
 on conflict (key_type, lookup_key) do update
 set confidence = excluded.confidence, updated_at = now()
 where cache.company_id = excluded.company_id and cache.confidence < excluded.confidence

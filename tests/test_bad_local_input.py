@@ -112,7 +112,7 @@ def test_dry_run_shows_control_characters_escaped(warehouse: DbtProject, capsys:
         (["--budget", "5", "--max-attempts", "0"], "--max-attempts"),
         (["--budget", "5", "--retries", "-1"], "--retries"),
         (["--budget", "5", "--retry-delay", "-1"], "--retry-delay"),
-        (["--budget", "5", "--cache-threshold", "2"], "--cache-threshold"),
+        (["--budget", "5", "--former-name-checks", "11"], "--former-name-checks"),
         (["--budget", "5", "--not-found-retry-days", "inf"], "--not-found-retry-days"),
         (["--budget", "5", "--rate-limit", "0/60"], "--rate-limit"),
     ],

@@ -23,7 +23,9 @@ final as (
 
     from backflow
 
-    where is_learned
+    -- A key beyond 2,000 bytes would not fit the cache's btree primary key: such a row keeps its
+    -- own code; it only teaches the cache nothing.
+    where is_learned and octet_length(lookup_key) <= 2000
 
 )
 
