@@ -1,6 +1,6 @@
 {#
-  An existing company code counts only when it is a real id: digits, not all zeros. Blanks and
-  placeholders (N/A, NULL, NAN, 0, -, ...) become NULL.
+  An existing company code counts only when it is a real id: 1 to 20 ASCII digits (as the registry's
+  ids), not all zeros. Blanks and placeholders (N/A, NULL, NAN, 0, 000, -, ...) become NULL.
 #}
 {% macro clean_company_code(expr) %}
   {{- return(adapter.dispatch('clean_company_code', 'company_enrichment')(expr)) -}}
@@ -13,7 +13,7 @@
 {% macro postgres__clean_company_code(expr) %}
   {{- _require_sql_expression('clean_company_code', expr) -}}
   case
-      when trim({{ expr }}) ~ '^[0-9]+$' and trim({{ expr }}) !~ '^0+$' then trim({{ expr }})
+      when trim({{ expr }}) ~ '^[0-9]{1,20}$' and trim({{ expr }}) !~ '^0+$' then trim({{ expr }})
   end
 {%- endmacro %}
 

@@ -44,6 +44,7 @@ class HostileRegistry:
     def __init__(self, token: str, host: str = "127.0.0.1") -> None:
         self.token = token
         self.answers: dict[str, Answer] = {}  # search key -> what to send
+        self.first_answers: dict[str, list[Answer]] = {}  # search key -> sent once each, before the above
         self.companies: dict[str, str] = {}  # search key -> id of an exact match
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
@@ -99,6 +100,9 @@ class HostileRegistry:
         if path != SEARCH_PATH:
             return json_answer({"error": "NoSuchPath"}, 404)
         key = query.get("key", "")
+        with self._lock:
+            if self.first_answers.get(key):
+                return self.first_answers[key].pop(0)
         if key in self.answers:
             return self.answers[key]
         if key in self.companies:

@@ -288,3 +288,66 @@ def test_database_unreachable_is_one_line(monkeypatch: pytest.MonkeyPatch, capsy
         assert run(monkeypatch, registry, "--budget", "1") == drain.EXIT_SETUP
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot reach PostgreSQL")
+
+
+def drain_once(monkeypatch: pytest.MonkeyPatch, registry: HostileRegistry, *args: str) -> tuple[int, float]:
+    """One drain run with the given options (no --retry-delay 0 here); its exit code and wall time."""
+    monkeypatch.setenv("WDH_EQC_BASE_URL", registry.url)
+    monkeypatch.setenv("WDH_EQC_TOKEN", TOKEN)
+    started = time.monotonic()
+    code = drain.main(["--progress", "none", "--rate-limit", "1000/1", *args])
+    return code, time.monotonic() - started
+
+
+def seconds_until_next_attempt(project: DbtProject, name: str) -> tuple[str, float]:
+    status, wait_s = project.query(
+        "select status, extract(epoch from next_attempt_at - now()) from enrichment.enrichment_requests "
+        "where normalized_name = %s",
+        (name,),
+    )[0]
+    return status, float(wait_s)
+
+
+def test_the_wait_after_each_transient_error_doubles(state: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--retry-delay 10: given back for 10 s, then 20 s, then 40 s; the fourth failure is final."""
+    enqueue(state, [BAD])
+    waits = []
+    with HostileRegistry(TOKEN) as registry:
+        registry.answers[BAD] = json_answer({"error": "busy"}, 502)
+        for _ in range(3):
+            code, _ = drain_once(
+                monkeypatch, registry, "--budget", "1", "--retries", "0", "--retry-delay", "10", "--max-attempts", "4"
+            )
+            assert code == drain.EXIT_FAILED  # the run's only lookup did not succeed
+            status, wait_s = seconds_until_next_attempt(state, BAD)
+            assert status == "pending"
+            waits.append(round(wait_s))
+            state.query("update enrichment.enrichment_requests set next_attempt_at = now()")  # due again
+        drain_once(
+            monkeypatch, registry, "--budget", "1", "--retries", "0", "--retry-delay", "10", "--max-attempts", "4"
+        )
+    print(f"waits after transient errors: {waits} s")
+    assert waits == [10, 20, 40]
+    assert requests_by_name(state)[BAD][:2] == ("failed", 4)
+
+
+def test_a_short_retry_after_is_waited_for_within_the_run(state: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    enqueue(state, [BAD])
+    with HostileRegistry(TOKEN) as registry:
+        registry.first_answers[BAD] = [json_answer({"error": "TooManyRequests"}, 429, **{"Retry-After": "2"})]
+        registry.companies[BAD] = "700000099"
+        code, elapsed = drain_once(monkeypatch, registry, "--budget", "1", "--retries", "1")
+        assert registry.searches(BAD) == 2
+    assert code == 0 and requests_by_name(state)[BAD][0] == "done"
+    assert 2.0 <= elapsed < 10, elapsed  # waited what the registry asked, not the backoff's 1 s
+
+
+def test_a_retry_after_just_above_the_cap_is_not_slept(state: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    enqueue(state, [BAD])
+    cap = drain.RETRY_AFTER_CAP_S
+    with HostileRegistry(TOKEN) as registry:
+        registry.answers[BAD] = json_answer({"error": "TooManyRequests"}, 429, **{"Retry-After": f"{cap + 1:g}"})
+        _, elapsed = drain_once(monkeypatch, registry, "--budget", "1", "--retries", "2", "--retry-delay", "0")
+        assert registry.searches(BAD) == 1
+    status, wait_s = seconds_until_next_attempt(state, BAD)
+    assert elapsed < 10 and status == "pending" and cap < wait_s <= cap + 1

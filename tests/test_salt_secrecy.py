@@ -8,6 +8,7 @@ same database. Last, the salt is rotated. The tests run in file order on one dat
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from python_enrich.pgcluster import PrivateCluster
 from python_enrich.run_dbt import ensure_profiles
 from python_enrich.salt import fingerprint
 from python_enrich.temp_id import temp_company_id, temp_id_for_normalized
-from tests.conftest import DbtProject
+from tests.conftest import DbtProject, fresh_database
 
 OTHER_SALT = "a-different-salt-456"
 NEW_SALT = "rotated salt with spaces \\ and ünïcode"  # also exercises the PGOPTIONS escaping
@@ -220,3 +221,39 @@ def test_rotation_rekeys_and_records_every_id(built_warehouse: DbtProject, tmp_p
         assert company_id == temp_company_id(name, NEW_SALT)
     assert plain_dbt(built_warehouse, tmp_path, "build", salt=built_warehouse.salt).returncode != 0
     assert_salt_nowhere(NEW_SALT, list(tmp_path.rglob("*")), [done.stdout, done.stderr])
+
+
+def test_what_run_dbt_and_the_demo_print_holds_no_salt_or_token(tmp_path: Path) -> None:
+    """The commands people watch: the demo, `./run dbt` and run_dbt with --debug (every SQL statement
+    and connection event printed), each in a subprocess with a distinctive salt and token set."""
+    salt, token = f"printed-salt-{secrets.token_hex(8)}", f"printed-token-{secrets.token_hex(12)}"
+    with fresh_database("wdh_printed") as database:
+        env = {k: v for k, v in os.environ.items() if k != "PGOPTIONS"}
+        env.update(PGDATABASE=database, WDH_ALIAS_SALT=salt, WDH_EQC_TOKEN=token)
+
+        def run(*command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                list(command), cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False, timeout=900
+            )
+
+        paths = ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+        outputs = [
+            run(sys.executable, "-m", "python_enrich.demo", "--rows", "800", "--budget", "3"),
+            run("./run", "dbt", "build", "--debug", "--select", "stg_annuity__income+", *paths),
+            run(
+                sys.executable,
+                "-m",
+                "python_enrich.run_dbt",
+                "run",
+                "--debug",
+                "--select",
+                "stg_annuity__income",
+                *paths,
+            ),
+        ]
+    assert [done.returncode for done in outputs] == [0, 0, 0], [done.stderr[-500:] for done in outputs]
+    assert "real company id on" in outputs[0].stdout and "stg_annuity__income" in outputs[2].stdout
+    texts = [text for done in outputs for text in (done.stdout, done.stderr)]
+    files = [*tmp_path.rglob("*"), *(PROJECT_DIR / "target").rglob("*"), *(PROJECT_DIR / "logs").rglob("*")]
+    assert_salt_nowhere(salt, files, texts)
+    assert_salt_nowhere(token, files, texts)

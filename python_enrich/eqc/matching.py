@@ -74,10 +74,10 @@ def display_form(name: str) -> str:
 
 
 def same_name(query: str, name: str) -> bool:
-    """The registry name normalizes to the query, and normalization cut nothing off it that could
-    carry identity (a trailing bracket such as （北京） is cut by the warehouse's normalizer)."""
-    light = display_form(name)
-    return normalize_company_name(name) == query and (not light.endswith("）") or query.endswith("）"))
+    """The registry name normalizes to the query, and normalization cut nothing off it: its light
+    form is the query. (The normalizer cuts a leading or trailing bracket such as （北京）, a 原
+    prefix, a -2 suffix, 及下属子企业: in a registry's name those can name another company.)"""
+    return display_form(name) == query and normalize_company_name(name) == query
 
 
 def identity_core(name: str) -> str:
