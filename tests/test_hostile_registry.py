@@ -199,7 +199,8 @@ def test_a_redirect_to_another_host_never_carries_the_token(state: DbtProject, m
         assert [s.query.get("key") for s in registry.seen if "key" in s.query].count("甲") == 1
     rows = requests_by_name(state)
     assert rows[BAD][0] == "failed" and "redirects to another host: not followed" in rows[BAD][2]
-    assert rows["同站跳转有限公司"][0] == "needs_review" or rows["同站跳转有限公司"][0] == "done"
+    # The followed answer was read (no error): it names another company, which the evidence rules refuse.
+    assert rows["同站跳转有限公司"][0] == "not_found"
 
 
 def test_the_client_refuses_a_redirect_chain_and_follows_same_origin_only() -> None:

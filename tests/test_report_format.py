@@ -39,8 +39,13 @@ def test_rendered_report_shows_honest_rates_and_meaningful_totals() -> None:
         "unresolved": [("某公司", "INAAAAAAAAAAAAAAAA", 12, 3_400_000)],
         "last_report_at": None,
         "replaced": [],
+        "lookup_errors": [],
+        "review_waiting": [("待定公司", 40, 2_500_000, 3, "no evidence")],
+        "review_decided": [("accept", 2, 1)],
+        "evidence_mix": [("exact_name", 12_345)],
     }
     html = render(data, NOW)
+    assert "12,345 entries" in html and "2 decisions in force" in html
     assert not re.search(r"\d\.\d+e[+-]\d", re.sub(r'data-[a-z]+="[^"]*"', "", html))
     assert ">20,510<" in html and "1,234,567 requests" in html
     rates = re.search(r'<figure class="chart" id="drain-rates".*?</figure>', html, re.S).group(0)
