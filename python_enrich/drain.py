@@ -519,16 +519,6 @@ class ProgressReporter:
                 print(file=sys.stderr)
 
 
-def former_name_checks(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError("use 0 to 10 business-info calls per name")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="python -m python_enrich.drain",
@@ -568,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--not-found-retry-days", type=positive, default=30.0, help="when a name not found is looked up again")
     add(
         "--former-name-checks",
-        type=former_name_checks,
+        type=bounded_int(0, 10),
         default=3,
         help="business-info calls per name for former names search items lack, 0..10 (default 3)",
     )
