@@ -8,6 +8,7 @@ same database. Last, the salt is rotated. The tests run in file order on one dat
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -224,8 +225,9 @@ def test_rotation_rekeys_and_records_every_id(built_warehouse: DbtProject, tmp_p
 
 
 def test_what_run_dbt_and_the_demo_print_holds_no_salt_or_token(tmp_path: Path) -> None:
-    """The commands people watch: the demo, `./run dbt` and run_dbt with --debug (every SQL statement
-    and connection event printed), each in a subprocess with a distinctive salt and token set."""
+    """The commands people watch, each in a subprocess with a distinctive salt and token set: the demo
+    end to end as a user runs it (it loads its exports, builds, drains, builds again and prints its
+    summary), then `./run dbt` and run_dbt with --debug (every SQL statement and connection event)."""
     salt, token = f"printed-salt-{secrets.token_hex(8)}", f"printed-token-{secrets.token_hex(12)}"
     with fresh_database("wdh_printed") as database:
         env = {k: v for k, v in os.environ.items() if k != "PGOPTIONS"}
@@ -238,8 +240,8 @@ def test_what_run_dbt_and_the_demo_print_holds_no_salt_or_token(tmp_path: Path) 
 
         paths = ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
         outputs = [
-            run(sys.executable, "-m", "python_enrich.demo", "--rows", "800", "--budget", "3"),
-            run("./run", "dbt", "build", "--debug", "--select", "stg_annuity__income+", *paths),
+            run(sys.executable, "-m", "python_enrich.demo", "--rows", "2000", "--seed", "3", "--budget", "5"),
+            run("./run", "dbt", "build", "--debug", "--select", "stg_annuity__income", *paths),
             run(
                 sys.executable,
                 "-m",
@@ -252,7 +254,13 @@ def test_what_run_dbt_and_the_demo_print_holds_no_salt_or_token(tmp_path: Path) 
             ),
         ]
     assert [done.returncode for done in outputs] == [0, 0, 0], [done.stderr[-500:] for done in outputs]
-    assert "real company id on" in outputs[0].stdout and "stg_annuity__income" in outputs[2].stdout
+    demo = outputs[0].stdout
+    assert "python -m python_enrich.load annuity_performance sample_exports/" in demo  # as a user would
+    assert "规模明细_sample_3.xlsx!规模明细 -> raw.annuity_performance: 2,000 rows" in demo
+    assert "收入明细_sample_3.csv -> raw.annuity_income: 666 rows" in demo
+    assert re.search(r"total rows\s+2,000\s+666", demo) and re.search(r"real company id on [\d,]+ of 2,666 rows", demo)
+    assert "cache_plan_customer" in demo and "temporary" in demo
+    assert "stg_annuity__income" in outputs[1].stdout and "stg_annuity__income" in outputs[2].stdout
     texts = [text for done in outputs for text in (done.stdout, done.stderr)]
     files = [*tmp_path.rglob("*"), *(PROJECT_DIR / "target").rglob("*"), *(PROJECT_DIR / "logs").rglob("*")]
     assert_salt_nowhere(salt, files, texts)

@@ -8,7 +8,7 @@ import re
 import psycopg2
 import pytest
 
-from python_enrich import demo, sample
+from python_enrich import sample
 from tests.conftest import fresh_database
 
 
@@ -76,17 +76,3 @@ def test_sample_writes_export_files(tmp_path, capsys: pytest.CaptureFixture[str]
 def test_sample_rejects_bad_size() -> None:
     with pytest.raises(SystemExit):
         sample.main(["--rows", "0"])
-
-
-def test_demo_runs_end_to_end_and_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    with fresh_database():
-        assert demo.main(["--rows", "2000", "--seed", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "python -m python_enrich.load annuity_performance sample_exports/" in out  # as a user would
-    assert "规模明细_sample_3.xlsx!规模明细 -> raw.annuity_performance: 2,000 rows" in out
-    assert "收入明细_sample_3.csv -> raw.annuity_income: 666 rows" in out
-    assert "Summary" in out
-    assert re.search(r"total rows\s+2,000\s+666", out)
-    assert re.search(r"real company id on [\d,]+ of 2,666 rows", out)
-    for tier in ("cache_plan_customer", "temporary"):
-        assert tier in out
