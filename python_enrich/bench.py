@@ -26,7 +26,7 @@ from typing import Any
 import psycopg2
 
 from python_enrich import run_dbt, sample
-from python_enrich.cli_types import millisecond_range, rate_limit
+from python_enrich.cli_types import bounded_int, millisecond_range, rate_limit
 from python_enrich.companies import build_companies
 from python_enrich.db import libpq_options_with_salt, temporary_database
 from python_enrich.drain import Drain, DrainOptions
@@ -247,19 +247,25 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m python_enrich.bench",
         description=__doc__.splitlines()[0] + " Each benchmark prints its figures (--json: one JSON object).",
     )
+    at_least_one = bounded_int(1)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{names,warehouse,drain,load}")
     names = commands.add_parser(
         "names", help="distinct names per second normalized and hashed in PostgreSQL",
         description="Distinct names per second the SQL normalizer and temp-id hash handle (a fresh database).",
     )  # fmt: skip
-    names.add_argument("--names", type=int, default=100_000, help="distinct names to generate (default: 100000)")
+    names.add_argument(
+        "--names", type=at_least_one, default=100_000, help="distinct names to generate (default: 100000)"
+    )
     names.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     warehouse = commands.add_parser(
         "warehouse", help="the resolution models on N generated rows",
         description="dbt seed + build on N generated performance rows (plus N/3 income rows) in a fresh database.",
     )  # fmt: skip
     warehouse.add_argument(
-        "--rows", type=int, default=sample.DEFAULT_ROWS, help=f"performance rows (default: {sample.DEFAULT_ROWS})"
+        "--rows",
+        type=at_least_one,
+        default=sample.DEFAULT_ROWS,
+        help=f"performance rows (default: {sample.DEFAULT_ROWS})",
     )
     warehouse.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     drain_bench = commands.add_parser(
@@ -267,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Queue N names and drain them through a sandbox it starts; compares the wall time with "
         "the lower bound the rate limit forces.",
     )  # fmt: skip
-    drain_bench.add_argument("--names", type=int, default=600, help="names to look up (default: 600)")
+    drain_bench.add_argument("--names", type=at_least_one, default=600, help="names to look up (default: 600)")
     drain_bench.add_argument(
         "--rate-limit", type=rate_limit, default=(60, 60.0), metavar="R/W",
         help="at most R calls per W seconds, for the sandbox and the drain (default: 60/60)",
@@ -276,18 +282,16 @@ def main(argv: list[str] | None = None) -> int:
         "--latency-ms", type=millisecond_range, default=(500, 2000), metavar="MIN..MAX",
         help="the sandbox's answer time per call in milliseconds (default: 500..2000)",
     )  # fmt: skip
-    drain_bench.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: 4)")
+    drain_bench.add_argument("--concurrency", type=at_least_one, default=4, help="requests in flight (default: 4)")
     drain_bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     load_bench = commands.add_parser(
         "load", help="the loader on a generated performance export (CSV or workbook)",
         description="Write a generated performance export, then load it twice (the second load replaces its months).",
     )  # fmt: skip
-    load_bench.add_argument("--rows", type=int, default=300_000, help="rows in the export (default: 300000)")
+    load_bench.add_argument("--rows", type=at_least_one, default=300_000, help="rows in the export (default: 300000)")
     load_bench.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="file format (default: csv)")
     load_bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args(argv)
-    if getattr(args, "rows", 1) < 1 or getattr(args, "names", 1) < 1 or getattr(args, "concurrency", 1) < 1:
-        parser.error("--rows, --names and --concurrency must be at least 1")
     server = ensure_server()
     if args.command == "names":
         figures = bench_names(args.names)
