@@ -74,6 +74,16 @@ class DbtProject:
             conn.close()
 
 
+def enqueue(project: DbtProject, names: list[str]) -> None:
+    """Queue names for the drain; the first gets the highest priority (it is claimed first)."""
+    for priority, name in enumerate(reversed(names)):
+        project.query(
+            "insert into enrichment.enrichment_requests (normalized_name, raw_name_example, priority) "
+            "values (%s, %s, %s)",
+            (name, name, priority),
+        )
+
+
 @pytest.fixture
 def dbt_project(tmp_path: Path) -> Iterator[DbtProject]:
     """An empty database of its own and dbt pointed at it."""

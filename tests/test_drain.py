@@ -18,7 +18,7 @@ from python_enrich.companies import build_companies
 from python_enrich.eqc.registry import sandbox_truth
 from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
-from tests.conftest import DbtProject
+from tests.conftest import DbtProject, enqueue
 
 COMPANIES = build_companies(200, seed=42)
 TOKEN = "drain-test-token-0123456789abcdef"
@@ -33,15 +33,6 @@ def names_with(presence: str, count: int) -> list[str]:
 def state(dbt_project: DbtProject) -> DbtProject:
     dbt_project.run("run-operation", "setup_enrichment_state")
     return dbt_project
-
-
-def enqueue(project: DbtProject, names: list[str]) -> None:
-    for priority, name in enumerate(reversed(names)):
-        project.query(
-            "insert into enrichment.enrichment_requests (normalized_name, raw_name_example, priority) "
-            "values (%s, %s, %s)",
-            (name, name, priority),
-        )
 
 
 def statuses(project: DbtProject) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 
 from python_enrich import drain
 from python_enrich.eqc.client import EQCClient, RequestFailed, TransientError
-from tests.conftest import DbtProject, fresh_database
+from tests.conftest import DbtProject, enqueue, fresh_database
 from tests.hostile_registry import Answer, HostileRegistry, json_answer, raw_answer
 
 TOKEN = "hostile-test-token-0123456789abcdef"
@@ -77,16 +77,6 @@ def state(state_database: DbtProject) -> DbtProject:
         "enrichment.eqc_responses, enrichment.run_log"
     )
     return state_database
-
-
-def enqueue(project: DbtProject, names: list[str]) -> None:
-    """The first name gets the highest priority: the bad one is claimed before the good ones."""
-    for priority, name in enumerate(reversed(names)):
-        project.query(
-            "insert into enrichment.enrichment_requests (normalized_name, raw_name_example, priority) "
-            "values (%s, %s, %s)",
-            (name, name, priority),
-        )
 
 
 def requests_by_name(project: DbtProject) -> dict[str, tuple[object, ...]]:
