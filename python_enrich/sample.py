@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -30,8 +30,8 @@ from python_enrich.companies import Company, build_companies
 from python_enrich.db import connect
 from python_enrich.errors import first_line
 from python_enrich.load.cells import FULL_WIDTH, HALF_WIDTH
-from python_enrich.load.tables import INCOME, PERFORMANCE, ROW_KEY, SOURCE_FILE, RawTable
-from python_enrich.load.write import ensure_raw_table
+from python_enrich.load.tables import INCOME, PERFORMANCE, RawTable
+from python_enrich.load.write import ensure_raw_table, new_batch_id
 
 DEFAULT_ROWS = 30_986
 COLLECTIVE_PLANS = ("AN001", "AN002", "AN003", "AN004")  # many companies share these
@@ -203,10 +203,13 @@ def sample_rows(rows: int, seed: int) -> tuple[SampleSize, list[tuple[object, ..
 def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], seed: int) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # One batch, as one load of one file: staging parses it once.
+    loader = ["sample", None, new_batch_id(), datetime.now(timezone.utc).isoformat(timespec="microseconds")]
     for number, row in enumerate(rows, start=2):  # numbered as the rows of an export with a header
-        writer.writerow(["\\N" if value is None else value for value in row] + ["sample", f"sample{seed}:{number}"])
+        loader[1] = f"sample{seed}:{number}"
+        writer.writerow(["\\N" if value is None else value for value in (*row, *loader)])
     buffer.seek(0)
-    column_list = ", ".join(f'"{column}"' for column in (*table.columns, SOURCE_FILE, ROW_KEY))
+    column_list = ", ".join(f'"{column}"' for column in table.all_columns)
     cur.copy_expert(f"copy raw.{table.name} ({column_list}) from stdin with (format csv, null '\\N')", buffer)  # type: ignore[attr-defined]
 
 

@@ -1,9 +1,26 @@
+{{ config(
+    materialized='incremental',
+    unique_key='row_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_batches(ref('stg_annuity__performance')) }}",
+    post_hook="{{ record_applied_answers(ref('int_annuity_performance__company_keys')) }}",
+) }}
 -- Every performance row, with its company id, the tier that resolved it and the confidence.
 with
 
 rows_ as (
 
     select * from {{ ref('stg_annuity__performance') }}
+    {%- if is_incremental() %}
+    -- Incremental: rows of new or replaced batches, and rows whose key's answer changed since this
+    -- mart was built (macros/incremental_builds.sql).
+    where
+        {{ batch_is_unbuilt('load_batch_id') }}
+        or (coalesce(plan_code, ''), customer_name_normalized, coalesce(existing_company_id, '')) in (
+            {{ changed_answer_keys(ref('int_annuity_performance__company_keys')) | indent(12) }}
+        )
+    {%- endif %}
 
 ),
 
@@ -17,6 +34,7 @@ final as (
 
     {{ attach_company_ids('rows_', 'company_keys', [
         'row_key',
+        'load_batch_id',
         'report_month',
         'plan_code',
         'plan_type',
