@@ -200,13 +200,13 @@ def sample_rows(rows: int, seed: int) -> tuple[SampleSize, list[tuple[object, ..
     return size, performance, income
 
 
-def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], seed: int) -> None:
+def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], key_prefix: str) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     # One batch, as one load of one file: staging parses it once.
     loader = ["sample", None, new_batch_id(), datetime.now(timezone.utc).isoformat(timespec="microseconds")]
     for number, row in enumerate(rows, start=2):  # numbered as the rows of an export with a header
-        loader[1] = f"sample{seed}:{number}"
+        loader[1] = f"{key_prefix}:{number}"
         writer.writerow(["\\N" if value is None else value for value in (*row, *loader)])
     buffer.seek(0)
     column_list = ", ".join(f'"{column}"' for column in table.all_columns)
@@ -222,7 +222,26 @@ def generate(rows: int = DEFAULT_ROWS, seed: int = 42) -> SampleSize:
             for table, table_rows in ((PERFORMANCE, performance), (INCOME, income)):
                 cur.execute(f"drop table if exists raw.{table.name}")
                 ensure_raw_table(cur, table)
-                _copy(cur, table, table_rows, seed)
+                _copy(cur, table, table_rows, f"sample{seed}")
+            cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
+    finally:
+        conn.close()
+    return size
+
+
+def append_month(rows: int, month: str, seed: int = 42) -> SampleSize:
+    """Append one more month to the raw tables, one batch per table as a monthly load writes.
+
+    rows counts both tables (three quarters performance); the companies are the history's (same
+    seed), and every row's 月度 is month, written as the exports write it (e.g. 202601).
+    """
+    size, performance, income = sample_rows(max(1, rows * 3 // 4), seed)
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            for table, table_rows in ((PERFORMANCE, performance), (INCOME, income)):
+                ensure_raw_table(cur, table)
+                _copy(cur, table, [(month, *row[1:]) for row in table_rows], f"month{month}-{seed}")
             cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
     finally:
         conn.close()
