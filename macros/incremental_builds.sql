@@ -98,9 +98,7 @@
 {% macro postgres__batch_is_unbuilt(batch) %}
   {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
   {%- if is_incremental() -%}
-    ({{ batch }} is null or {{ batch }} not in (
-        select built.load_batch_id from {{ this }} as built where built.load_batch_id is not null group by 1
-    ))
+    ({{ batch }} is null or {{ batch }} not in (select b.load_batch_id from {{ this }} as b where b.load_batch_id is not null group by 1))
   {%- else -%}
     true
   {%- endif -%}
@@ -143,12 +141,22 @@
   {%- set complete = (_company_key_columns() + company_answer_columns()) | reject('in', recorded) | list | length == 0 -%}
     select {{ _company_key_columns() | join(', ') }}
     from (
-        select {{ columns }} from {{ keys }}
+        select {{ columns }}
+        from {{ keys }}
         {%- if complete %}
         except
-        select {{ columns }} from {{ applied }}
+        select {{ columns }}
+        from {{ applied }}
         {%- endif %}
     ) as changed
+{%- endmacro %}
+
+{# A predicate: the row's resolution key (as attach_company_ids joins it) is among changed_keys. #}
+{% macro answer_key_in(changed_keys, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id') %}
+  {%- for argument in [changed_keys, plan_code, normalized_name, existing_code] -%}
+    {{- _require_sql_expression('answer_key_in', argument) -}}
+  {%- endfor -%}
+  (coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')) in (select {{ _company_key_columns() | join(', ') }} from {{ changed_keys }})
 {%- endmacro %}
 
 {# Post-hook of a mart: record the answers it now holds (in its build's transaction). #}

@@ -9,18 +9,19 @@
 -- Every performance row, with its company id, the tier that resolved it and the confidence.
 with
 
+changed_keys as (
+
+    -- The keys whose answer changed since this mart was built (macros/incremental_builds.sql).
+    {{ changed_answer_keys(ref('int_annuity_performance__company_keys')) }}
+
+),
+
 rows_ as (
 
     select * from {{ ref('stg_annuity__performance') }}
-    {%- if is_incremental() %}
-    -- Incremental: rows of new or replaced batches, and rows whose key's answer changed since this
-    -- mart was built (macros/incremental_builds.sql).
-    where
-        {{ batch_is_unbuilt('load_batch_id') }}
-        or (coalesce(plan_code, ''), customer_name_normalized, coalesce(existing_company_id, '')) in (
-            {{ changed_answer_keys(ref('int_annuity_performance__company_keys')) | indent(12) }}
-        )
-    {%- endif %}
+    -- The rows whose key's answer changed, and the rows of new or replaced batches (a full build:
+    -- every row, batch_is_unbuilt is then `true`).
+    where {{ answer_key_in('changed_keys') }} or {{ batch_is_unbuilt('load_batch_id') }}
 
 ),
 
