@@ -212,11 +212,14 @@ def test_a_changed_override(built: DbtProject) -> None:
 
 def test_a_retired_cache_entry(built: DbtProject) -> None:
     """An entry below cache_min_confidence is kept but never used: every month stops using it."""
-    key, company_id = built.query(
+    used = built.query(
         "select lookup_key, company_id from enrichment.company_name_index where key_type = 'customer_name' "
         "and lookup_key in (select customer_name_normalized from marts.annuity_performance "
         "where company_id_source = 'cache_customer_name') order by lookup_key limit 1"
-    )[0]
+    )
+    # The second build must have re-resolved the rows the first one's backflow taught the cache.
+    assert used, "no row is answered by a cache entry after two builds"
+    key, company_id = used[0]
     used_before = built.query(
         "select count(distinct report_month) from marts.annuity_performance "
         "where customer_name_normalized = %s and company_id_source = 'cache_customer_name'",
