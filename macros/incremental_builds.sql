@@ -16,8 +16,11 @@
   A build killed part-way rolls its model back whole: the next build compares again and catches up.
 #}
 
-{# The batch of a raw table's row: the loader's _batch_id, NULL where the table has no such column
-   or the row has no _row_key (its key is derived from its content, so it is re-parsed each build). #}
+{# The batch of a raw table's row as staging records it: the loader's _batch_id plus a fingerprint
+   of the SQL normalizer, so that a changed normalizer (python -m python_enrich.sqlgen) makes every
+   batch new to staging and to the marts: every row is normalized and resolved again. NULL where
+   the table has no such column or the row has no _row_key (its key is derived from its content, so
+   it is re-parsed each build). #}
 {% macro raw_batch_id(relation) %}
   {{- return(adapter.dispatch('raw_batch_id', 'company_enrichment')(relation)) -}}
 {% endmacro %}
@@ -32,9 +35,16 @@
   {%- if batch == 'cast(null as text)' or row_key == 'cast(null as text)' -%}
     cast(null as text)
   {%- else -%}
-    case when {{ row_key }} is not null then {{ batch }} end
+    case when {{ row_key }} is not null then {{ batch }} || ':' || {{ _normalizer_fingerprint() }} end
   {%- endif -%}
 {%- endmacro %}
+
+{% macro _normalizer_fingerprint() %}
+  {#- Evaluated once per query (an uncorrelated scalar subquery). -#}
+  {{- "(select left(md5(string_agg(p.prosrc, '' order by p.proname)), 8) from pg_proc as p "
+      ~ "where p.pronamespace = '" ~ enrichment_schema() ~ "'::regnamespace "
+      ~ "and p.proname in ('normalize_company_name', 'unicode_upper'))" -}}
+{% endmacro %}
 
 {#
   Pre-hook of an incremental model: delete the rows of batches whose row count differs from the
