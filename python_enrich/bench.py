@@ -160,6 +160,12 @@ def _model_seconds(result: Any) -> float:
     )
 
 
+def _slowest_models(result: Any, count: int = 6) -> dict[str, float]:
+    """Where a build's time went: the slowest models and their seconds."""
+    timed = sorted(result.result.results, key=lambda r: -r.execution_time)[:count]
+    return {r.node.name: round(r.execution_time, 2) for r in timed}
+
+
 NEW_MONTH = "202601"  # after the sample's 24 months
 
 
@@ -196,6 +202,7 @@ def bench_incremental(history_rows: int, month_rows: int, server: Server) -> dic
         "month_build_s": round(month_wall, 2),
         "month_model_s": round(_model_seconds(month_run), 2),
         "month_tests_s": round(month_tests_wall, 2),
+        "month_slowest_models": _slowest_models(month_run),
         "identical_to_full_refresh": incremental == refreshed,
         "rows_differing_from_full_refresh": sum(differing.values()),
         "server_peak_mb": memory.peak_mb(),
