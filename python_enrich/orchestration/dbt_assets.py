@@ -2,7 +2,7 @@
 
 The rebuild is its own asset because a model cannot be both upstream of the drain (it queues the
 names) and downstream of it (it picks up the answers): it runs `dbt build` over the models that read
-the cache and the queue, and records their new materializations and test results on their assets.
+the cache, and records their new materializations and test results on their assets.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context and config annotations at runtime.
@@ -20,8 +20,8 @@ from python_enrich.request_queue import SCHEMA
 
 DBT_PROJECT = prepared_project()
 TRANSLATOR = EnrichmentTranslator()
-# The models whose answers a drain can change: everything that reads the cache or the queue.
-REBUILD_SELECTION = "source:enrichment.company_name_index+ source:enrichment.enrichment_requests+"
+# The models whose answers a drain can change: everything downstream of the cache it writes.
+REBUILD_SELECTION = "source:enrichment.company_name_index+"
 DRAIN_KEY = AssetKey("company_id_drain")
 REBUILD_KEY = AssetKey("rebuild_after_drain")
 
@@ -51,7 +51,7 @@ def rebuild_figures() -> dict[str, Any]:
 
 @asset(key=REBUILD_KEY, deps=[DRAIN_KEY], group_name="enrichment", kinds={"dbt", "postgres"})
 def rebuild_after_drain(context: AssetExecutionContext, dbt: SaltedDbtCliResource) -> MaterializeResult:
-    """dbt build of the models that read the cache and the queue: temporary ids the drain answered
+    """dbt build of the models that read the cache: temporary ids the drain answered
     are replaced by real ones (marts.temp_id_replacements)."""
     invocation = dbt.cli(
         ["build", "--select", REBUILD_SELECTION],

@@ -38,9 +38,7 @@ def loaded_months(conn: Connection) -> dict[str, str]:
                 if month is not None:  # rows without a month belong to their file's months
                     files[f"{table}:{month:%Y-%m}"].add(file_hash or "")
     conn.rollback()
-    return {
-        key: hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()[:16] for key, hashes in files.items()
-    }
+    return {key: hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()[:16] for key, hashes in files.items()}
 
 
 @dataclass(frozen=True)
