@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from dagster_dbt import dbt_assets, get_asset_key_for_model
 
 from python_enrich import db
+from python_enrich.errors import first_line
 from python_enrich.orchestration.dbt_resource import EnrichmentTranslator, SaltedDbtCliResource, prepared_project
 from python_enrich.request_queue import SCHEMA
 
@@ -67,6 +68,6 @@ def rebuild_after_drain(context: AssetExecutionContext, dbt: SaltedDbtCliResourc
     try:
         figures = rebuild_figures()
     except psycopg2.Error as error:  # the build succeeded; only the figures are missing
-        context.log.warning("rebuild figures unavailable: %s", type(error).__name__)
+        context.log.warning(f"rebuild figures unavailable: {first_line(error)}")
         figures = {}
     return MaterializeResult(metadata={"dbt events": rebuilt, **figures})
