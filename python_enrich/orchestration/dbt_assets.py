@@ -50,7 +50,7 @@ def rebuild_figures() -> dict[str, Any]:
     return {"temporary ids replaced": replaced, "run_log build run_id": run_id}
 
 
-@asset(key=REBUILD_KEY, deps=[DRAIN_KEY], group_name="enrichment", kinds={"dbt", "postgres"})
+@asset(key=REBUILD_KEY, deps=[DRAIN_KEY], kinds={"dbt", "postgres"})
 def rebuild_after_drain(context: AssetExecutionContext, dbt: SaltedDbtCliResource) -> MaterializeResult:
     """dbt build of the models that read the cache: temporary ids the drain answered
     are replaced by real ones (marts.temp_id_replacements)."""

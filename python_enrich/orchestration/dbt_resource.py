@@ -58,16 +58,11 @@ def prepared_project(project_dir: Path = PROJECT_DIR) -> DbtProject:
 
 
 class EnrichmentTranslator(DagsterDbtTranslator):
-    """dbt tests become asset checks; each model's group is its folder (staging, intermediate, marts)."""
+    """dbt tests become asset checks. Every asset stays in one group, so that the asset graph shows
+    the cycle end to end (seeds, staging, intermediate, marts, drain, rebuild)."""
 
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-    def get_group_name(self, dbt_resource_props: Any) -> str | None:
-        if dbt_resource_props.get("resource_type") == "seed":
-            return "seeds"
-        fqn = dbt_resource_props.get("fqn") or []
-        return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
 
 
 class SaltedDbtCliResource(DbtCliResource):

@@ -103,7 +103,7 @@ def run_drain(config: DrainConfig) -> dict[str, Any]:
     return result
 
 
-@asset(key=DRAIN_KEY, deps=[UNRESOLVED_NAMES_KEY], group_name="enrichment", pool=DRAIN_POOL, kinds={"python"})
+@asset(key=DRAIN_KEY, deps=[UNRESOLVED_NAMES_KEY], pool=DRAIN_POOL, kinds={"python"})
 def company_id_drain(context: AssetExecutionContext, config: DrainConfig) -> MaterializeResult:
     """Look queued names up in the EQC registry within the budget; accepted answers go into the cache."""
     result = run_drain(config)
