@@ -37,6 +37,7 @@ from python_enrich.orchestration.automation import (
 )
 from python_enrich.orchestration.drain_asset import company_id_drain
 from python_enrich.paths import PROJECT_DIR
+from python_enrich.salt import check_matches_state
 from tests.conftest import DbtProject, enqueue, fresh_database
 
 ROWS, SEED = 600, 11
@@ -265,6 +266,9 @@ def test_one_materialization_of_every_asset_replaces_temporary_ids(cycle: dict[s
 def test_no_salt_or_token_in_dagster_storage_or_dbt_target(cycle: dict[str, object]) -> None:
     work = cycle["work"]
     assert isinstance(work, Path)
+    # The builds did use the salt (it reached dbt's connections): the state holds its fingerprint.
+    with cycle["project"].selected(), environment(WDH_ALIAS_SALT=str(cycle["salt"])):  # type: ignore[attr-defined]
+        assert check_matches_state().stored
     stored = [p for p in (work / "dagster_home").rglob("*") if p.is_file()]
     assert any(p.suffix == ".db" for p in stored) and (work / "target").is_dir()
     for secret in (cycle["salt"], TOKEN):
