@@ -31,6 +31,7 @@ from python_enrich.orchestration import defs
 from python_enrich.orchestration.automation import (
     CYCLE_JOB,
     DRAIN_JOB,
+    DRAIN_TAG,
     AutomationSettings,
     SensorCursor,
     build_automation,
@@ -70,6 +71,8 @@ def test_defs_register_every_dbt_node_the_drain_and_the_automation() -> None:
     assert {s.name for s in repo.schedule_defs} == {"monthly_cycle", "daily_drain"}
     assert {s.name for s in repo.sensor_defs} == {"new_month_or_waiting_names"}
     assert company_id_drain.op.pool == "eqc_drain"  # Dagster's concurrency limit applies to it
+    for job in (CYCLE_JOB, DRAIN_JOB):  # the run queue admits one run with this tag at a time
+        assert defs.resolve_job_def(job).tags[DRAIN_TAG] == "1"
 
 
 def defs_key(name: str):
@@ -374,3 +377,18 @@ def test_the_asset_graph_in_the_dagster_ui_shows_the_drain(tmp_path: Path) -> No
             server.kill()
             server.wait()
     assert (DOCS / "dagster-asset-graph.png").stat().st_size > 10_000
+
+
+def test_run_dagster_keeps_its_instance_private_and_refuses_a_bad_port(tmp_path: Path) -> None:
+    from python_enrich.orchestration import dev
+
+    home = dev.prepare_home(tmp_path / "home")
+    assert home.stat().st_mode & 0o777 == 0o700
+    config = (home / "dagster.yaml").read_text(encoding="utf-8")
+    assert f"key: {DRAIN_TAG}" in config and "default_limit: 1" in config
+    (home / "dagster.yaml").write_text("# mine\n", encoding="utf-8")
+    dev.prepare_home(home)
+    assert (home / "dagster.yaml").read_text(encoding="utf-8") == "# mine\n"  # never overwritten
+    with pytest.raises(SystemExit) as refused:
+        dev.main(["--port", "0"])
+    assert refused.value.code == 2
