@@ -55,8 +55,9 @@ def test_definitions_validate_from_the_command_line() -> None:
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Validation successful for code location python_enrich.orchestration" in result.stderr
+    output = result.stdout + result.stderr  # dagster logs to either, depending on the terminal
+    assert result.returncode == 0, output[-2000:]
+    assert "Validation successful for code location python_enrich.orchestration" in output
 
 
 def test_defs_register_every_dbt_node_the_drain_and_the_automation() -> None:
