@@ -111,7 +111,7 @@ class SensorCursor:
 def build_jobs() -> tuple[UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition]:
     cycle = define_asset_job(
         CYCLE_JOB,
-        selection=AssetSelection.all(include_sources=False),
+        selection=AssetSelection.all(),  # every asset and its checks; sources are not materialized
         description="The whole cycle: dbt build, drain, rebuild of the models whose answers changed.",
         tags={DRAIN_TAG: "1"},
     )

@@ -1,4 +1,4 @@
-"""./run dagster [--port N]: Dagster's UI and daemon for this project, on 127.0.0.1 only.
+"""Dagster's UI and daemon for this project, on 127.0.0.1 only (`./run dagster [--port N]`).
 
 Dagster's instance (runs, event log, compute logs, schedule state) lives in .dagster/ (mode 0700),
 whose dagster.yaml admits one run with the drain at a time and one drain step (pool eqc_drain).
