@@ -1,4 +1,4 @@
-"""Deterministic temporary company ids (spec: shared/spec/temp-id.md)."""
+"""Deterministic temporary company ids (contract: docs/temp-ids.md)."""
 
 from __future__ import annotations
 

@@ -11,10 +11,10 @@ import pytest
 
 from python_enrich import temp_id as temp_id_module
 from python_enrich.normalization import normalize_company_name
-from python_enrich.paths import SHARED_DIR
 from python_enrich.temp_id import PUBLIC_DEFAULT_SALT, temp_company_id, temp_id_for_normalized
+from tests.reference_data import DATA_DIR
 
-REFERENCE = SHARED_DIR / "reference" / "normalization_cases.json"
+REFERENCE = DATA_DIR / "normalization_cases.json"
 
 
 def reference_cases() -> list[dict[str, str | None]]:

@@ -7,12 +7,12 @@ import json
 import psycopg2
 
 from python_enrich.normalization import normalize_company_name
-from python_enrich.paths import SHARED_DIR
 from python_enrich.temp_id import temp_company_id
 from tests.conftest import DbtProject
 from tests.name_generator import generated_names
+from tests.reference_data import DATA_DIR
 
-REFERENCE = SHARED_DIR / "reference" / "normalization_cases.json"
+REFERENCE = DATA_DIR / "normalization_cases.json"
 
 
 def sql_results(project: DbtProject, names: list[str | None], salt: str) -> list[tuple[str, str | None]]:
