@@ -35,6 +35,7 @@ from psycopg2.extensions import encrypt_password
 
 from python_enrich.errors import first_line
 from python_enrich.paths import PROJECT_DIR
+from python_enrich.salt_notice import first_time_in_this_shell
 
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 CLUSTER_DIR = PROJECT_DIR / ".pgdata"
@@ -452,8 +453,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for key, value in ensure_server().env().items():
                 print(f"export {key}={shlex.quote(value)}")
-            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet:  # a secret: never printed
-                print("note: WDH_ALIAS_SALT is not set in this shell: export your temp-id salt too", file=sys.stderr)
+            # The salt is a secret: never printed. Its absence is said once per shell, not at every eval.
+            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet and first_time_in_this_shell():
+                print(
+                    "note: WDH_ALIAS_SALT is not set in this shell: temporary ids use the PUBLIC default salt; "
+                    "export your own salt (README: Choosing a salt)",
+                    file=sys.stderr,
+                )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -24,6 +24,14 @@ def postgres_server() -> None:
     ensure_server()
 
 
+@pytest.fixture(autouse=True)
+def fresh_shell_for_notices(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test is a new shell for the once-per-shell salt notice (its markers live in the cache
+    folder), so a test that expects the warning sees it whatever ran before."""
+    notices = tmp_path_factory.getbasetemp() / "notices" / secrets.token_hex(6)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(notices))
+
+
 def fresh_database(prefix: str = "wdh_test") -> contextlib.AbstractContextManager[str]:
     """A new empty UTF8 database, selected through PGDATABASE while the block runs."""
     return temporary_database(prefix)

@@ -99,7 +99,8 @@ def test_no_salt_configured_gives_the_old_warehouse_ids(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
         "WDH_ALIAS_SALT is not set: temporary ids use the PUBLIC default salt of the old warehouse. "
-        "Anyone can recompute them; set WDH_ALIAS_SALT to your own secret for production data."
+        "Anyone can recompute them; set WDH_ALIAS_SALT to your own secret for production data "
+        "(README: Choosing a salt). Said once per shell."
     ]
     monkeypatch.setenv("WDH_ALIAS_SALT", "")  # set but empty is no salt either
     assert temp_company_id("平安相伴今生企业年金集合计划") == "INXELNISM3IAVLLWF5"

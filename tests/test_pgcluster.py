@@ -152,3 +152,18 @@ def test_cluster_starts_under_a_directory_only_root_can_enter() -> None:
     finally:
         remove_cluster(cluster)
         shutil.rmtree(private, ignore_errors=True)
+
+
+def test_env_notes_the_missing_salt_once_per_shell(tmp_path: Path) -> None:
+    """`eval "$(./run py pgcluster env)"` in a shell without WDH_ALIAS_SALT notes it once, not at every eval."""
+    env = {k: v for k, v in os.environ.items() if k != "WDH_ALIAS_SALT"} | {"XDG_CACHE_HOME": str(tmp_path)}
+    notes = []
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-m", "python_enrich.pgcluster", "env"],
+            capture_output=True, text=True, env=env, check=True, timeout=120,
+        )  # fmt: skip
+        assert "export PGPORT=" in done.stdout and "WDH_ALIAS_SALT" not in done.stdout
+        notes.append("WDH_ALIAS_SALT is not set in this shell" in done.stderr)
+    print(f"salt notes over three evals in one shell: {notes}")
+    assert notes == [True, False, False]
