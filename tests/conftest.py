@@ -4,7 +4,11 @@ test module or test, and dbt run in-process with its target/ and logs in a tempo
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +21,74 @@ from python_enrich.db import temporary_database
 from python_enrich.envvars import environment
 from python_enrich.pgcluster import ensure_server
 
+# Tests that build a warehouse with dbt (directly or through these fixtures) are `slow`: `./run test
+# --fast` leaves them out. A module whose tests build one without these fixtures marks itself.
+SLOW_FIXTURES = {
+    "built_warehouse", "built_warehouse_template", "dbt_project", "warehouse", "limits", "reviewed", "macro_sql",
+    "state_database",
+}  # fmt: skip
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-proofs",
+        action="store_true",
+        help="run the long proofs at full size: SQL parity on 100,000 generated names (default 25,000), the "
+        "evidence drain on 1,134 names (default 572)",
+    )
+
+
+@pytest.fixture(scope="session")
+def full_proofs(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--full-proofs"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: builds a warehouse with dbt (left out by ./run test --fast)")
+    config.addinivalue_line(
+        "markers", "alone: runs while no other xdist worker runs a test (it exhausts a shared resource)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def run_lock_file() -> Path | None:
+    """A lock file shared by the xdist workers of this run only (None without xdist)."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    return Path(tempfile.gettempdir()) / f"wdh-pytest-{os.getuid()}-{run_id}.lock" if run_id else None
+
+
+@contextlib.contextmanager
+def run_lock(exclusive: bool) -> Iterator[None]:
+    path = run_lock_file()
+    if path is None:
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def postgres_server() -> None:
-    """Every test run talks to a real server; set up once (never skipped)."""
-    ensure_server()
+    """Every test run talks to a real server; set up once (never skipped). xdist workers take turns,
+    so that two of them never start the private cluster at once."""
+    with run_lock(exclusive=True):
+        ensure_server()
+
+
+@pytest.fixture(autouse=True)
+def one_worker_alone(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `alone` waits until no other worker runs a test, and the others wait for it."""
+    with run_lock(exclusive=request.node.get_closest_marker("alone") is not None):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -99,13 +166,56 @@ def dbt_project(tmp_path: Path) -> Iterator[DbtProject]:
         yield DbtProject(name, tmp_path)
 
 
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
-    """Sample data (4,000 rows), dbt seed and dbt build, with a distinctive salt set."""
+@contextlib.contextmanager
+def kept_database(name: str, template: str = "template0") -> Iterator[str]:
+    """A database created (empty, or as a copy of `template`) and dropped at the end, NOT selected:
+    PGDATABASE is left alone, so a session-scoped database does not leak into other tests."""
+    admin = psycopg2.connect(dbname="postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            if template != "template0":  # a copy needs the template to have no session open
+                cur.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where datname = %s and pid <> pg_backend_pid()",
+                    (template,),
+                )
+            cur.execute(f'create database "{name}" template "{template}" encoding \'UTF8\'')
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def built_warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
+    """Sample data (4,000 rows), dbt seed and dbt build with a distinctive salt, ONCE per test run (per
+    xdist worker): the database that every module's built_warehouse copies."""
     salt = f"pytest-salt-{secrets.token_hex(8)}"
-    with environment(WDH_ALIAS_SALT=salt), fresh_database() as name:
-        project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=salt)
-        sample.generate(4000, seed=7)
-        project.run("seed")
-        project.run("build")
+    with kept_database(f"wdh_template_{secrets.token_hex(4)}") as name:
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt-template"), salt=salt)
+        with environment(WDH_ALIAS_SALT=salt, PGDATABASE=name):
+            sample.generate(4000, seed=7)
+            project.run("seed")
+            project.run("build")
         yield project
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(
+    built_warehouse_template: DbtProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DbtProject]:
+    """A module's own copy of the built warehouse (sample data, dbt seed and build, its salt set while
+    the module runs): a copy takes about a second where a build takes half a minute, and a module
+    that changes its copy changes nothing for the others."""
+    template = built_warehouse_template
+    with kept_database(f"wdh_test_{secrets.token_hex(4)}", template=template.database) as name:
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=template.salt)
+        # dbt's parse of the project carries over too (it does not depend on the database's name).
+        parsed = template.target_dir / "partial_parse.msgpack"
+        if parsed.exists():
+            project.target_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(parsed, project.target_dir / parsed.name)
+        with environment(WDH_ALIAS_SALT=template.salt, PGDATABASE=name):
+            yield project
