@@ -25,7 +25,6 @@ from python_enrich.pgcluster import ensure_server
 # --fast` leaves them out. A module whose tests build one without these fixtures marks itself.
 SLOW_FIXTURES = {
     "built_warehouse", "built_warehouse_template", "dbt_project", "warehouse", "limits", "reviewed", "macro_sql",
-    "state_database",
 }  # fmt: skip
 
 

@@ -36,8 +36,8 @@ def test_json_lines_from_stdin_with_null_and_bad_lines(monkeypatch) -> None:
     ]
 
 
-def test_subprocess_warns_about_the_public_default_salt() -> None:
-    env = {"PATH": "/usr/bin:/bin"}
+def test_subprocess_warns_about_the_public_default_salt(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path)}  # a shell not warned yet
     done = subprocess.run(
         [sys.executable, "-m", "python_enrich.normalize", "平安相伴今生企业年金集合计划"],
         capture_output=True, text=True, env=env, check=False,
