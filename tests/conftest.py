@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import os
 import secrets
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -210,11 +209,7 @@ def built_warehouse(
     that changes its copy changes nothing for the others."""
     template = built_warehouse_template
     with kept_database(f"wdh_test_{secrets.token_hex(4)}", template=template.database) as name:
+        # (dbt's saved parse cannot be shared: it is keyed on the profile, which names the database)
         project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=template.salt)
-        # dbt's parse of the project carries over too (it does not depend on the database's name).
-        parsed = template.target_dir / "partial_parse.msgpack"
-        if parsed.exists():
-            project.target_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(parsed, project.target_dir / parsed.name)
         with environment(WDH_ALIAS_SALT=template.salt, PGDATABASE=name):
             yield project
