@@ -2,10 +2,10 @@
 
 With none of PGHOST, PGPORT, PGUSER, PGPASSWORD set, a cluster is created from the installed server
 binaries in .pgdata/ (git-ignored), on a free loopback port, and reused by later runs; PGDATABASE
-alone picks (and creates) a database of it, `warehouse` by default.  initdb refuses to run as root, so as root the server runs as the `postgres` user; when that
-user cannot reach the project (a checkout under /root, mode 700) its data lives in a directory of
-its own under its home (.pgdata/server-location says where), and no permission of the user's
-directories is changed.
+alone picks (and creates) a database of it, `warehouse` by default.  initdb refuses to run as
+root, so as root the server runs as the `postgres` user; when that user cannot reach the project
+(a checkout under /root, mode 700) its data lives in a directory of its own under its home
+(.pgdata/server-location says where), and no permission of the user's directories is changed.
 
 Only the owner gets in: scram-sha-256 over loopback TCP, no Unix socket, no `trust` line, with a
 password generated at initdb and kept in .pgdata/pgpass (mode 0600, the invoking user's), which our
