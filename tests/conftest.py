@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -209,7 +210,10 @@ def built_warehouse(
     that changes its copy changes nothing for the others."""
     template = built_warehouse_template
     with kept_database(f"wdh_test_{secrets.token_hex(4)}", template=template.database) as name:
-        # (dbt's saved parse cannot be shared: it is keyed on the profile, which names the database)
         project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=template.salt)
+        # What the build wrote and said comes along, so that a module checking them (the salt's
+        # secrecy) checks the build's own target/, logs/ and messages.
+        shutil.copytree(template.work_dir, project.work_dir, dirs_exist_ok=True)
+        project.messages = list(template.messages)
         with environment(WDH_ALIAS_SALT=template.salt, PGDATABASE=name):
             yield project
