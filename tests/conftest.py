@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import inspect
 import os
 import secrets
 import shutil
@@ -21,11 +23,25 @@ from python_enrich.db import temporary_database
 from python_enrich.envvars import environment
 from python_enrich.pgcluster import ensure_server
 
-# Tests that build a warehouse with dbt (directly or through these fixtures) are `slow`: `./run test
-# --fast` leaves them out. A module whose tests build one without these fixtures marks itself.
-SLOW_FIXTURES = {
-    "built_warehouse", "built_warehouse_template", "dbt_project", "warehouse", "limits", "reviewed", "macro_sql",
-}  # fmt: skip
+
+# Tests that build a warehouse with dbt are `slow`: `./run test --fast` leaves them out. A test is
+# slow when a fixture it uses (directly or through others) makes a DbtProject, so new fixtures are
+# covered without a list; a module whose tests make one in their own body marks itself.
+@functools.cache
+def makes_a_dbt_project(function: object) -> bool:
+    try:
+        return "DbtProject(" in inspect.getsource(function)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+
+
+def uses_dbt(item: pytest.Item) -> bool:
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(
+        makes_a_dbt_project(definition.func)
+        for name in getattr(item, "fixturenames", ())
+        for definition in definitions.get(name, ())
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if uses_dbt(item):
             item.add_marker(pytest.mark.slow)
 
 
