@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.paths import PROJECT_DIR
 from python_enrich.pgcluster import SetupError, ensure_server
 from python_enrich.salt import SaltMismatch, check_matches_state
-from python_enrich.temp_id import salt_from_env
+from python_enrich.temp_id import SALT_ENV_VAR, salt_from_env
 
 # The sandbox stands in for EQC with real latency and a rate limit, fast enough for a demo.
 DEMO_RATE_LIMIT = (600, 60.0)
@@ -108,7 +109,17 @@ def run(rows: int, seed: int, budget: int) -> str:
             summary.fetch_recent_builds(cur, limit=2),  # this demo's two builds
         )
     step(f"report ({REPORT_FILE.name})", lambda: report.write_report(REPORT_FILE))
-    return f"{text}\nreport: {REPORT_FILE}"
+    return f"{text}\nreport: {REPORT_FILE}\n{salt_used()}"
+
+
+def salt_used() -> str:
+    """What the demo's temporary ids were made with, said plainly (never the salt itself)."""
+    if os.environ.get(SALT_ENV_VAR):
+        return f"salt: your {SALT_ENV_VAR} (not shown); the database now remembers it"
+    return (
+        f"salt: none set, so the temporary ids use the PUBLIC default salt of the old warehouse: fine for "
+        f"sample data; before loading real data choose your own {SALT_ENV_VAR} (README: Choosing a salt)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

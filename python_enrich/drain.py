@@ -555,14 +555,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="first wait of a request given back, s, doubling per attempt (default 60)",
     )
     add("--lease", type=positive, default=300.0, help="seconds a claim is ours before others reclaim it (default 300)")
-    add("--not-found-retry-days", type=positive, default=30.0, help="when a name not found is looked up again")
+    add(
+        "--not-found-retry-days",
+        type=positive,
+        default=30.0,
+        help="days before a name the registry did not find is looked up again (default 30)",
+    )
     add(
         "--former-name-checks",
         type=bounded_int(0, 10),
         default=3,
         help="business-info calls per name for former names search items lack, 0..10 (default 3)",
     )
-    add("--progress", choices=["auto", "bar", "log", "none"], default="auto")
+    add(
+        "--progress",
+        choices=["auto", "bar", "log", "none"],
+        default="auto",
+        help="how the run shows progress on stderr: a bar, a log line per step, or nothing; "
+        "auto: a bar on a terminal, log lines otherwise (default auto)",
+    )
     return parser
 
 

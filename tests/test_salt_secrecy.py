@@ -224,6 +224,7 @@ def test_rotation_rekeys_and_records_every_id(built_warehouse: DbtProject, tmp_p
     assert_salt_nowhere(NEW_SALT, list(tmp_path.rglob("*")), [done.stdout, done.stderr])
 
 
+@pytest.mark.slow  # the demo end to end: two minutes
 def test_what_run_dbt_and_the_demo_print_holds_no_salt_or_token(tmp_path: Path) -> None:
     """The commands people watch, each in a subprocess with a distinctive salt and token set: the demo
     end to end as a user runs it (it loads its exports, builds, drains, builds again and prints its

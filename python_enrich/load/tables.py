@@ -6,11 +6,19 @@ columns: where each row came from (the file's hash and row number, and the file'
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ROW_KEY = "_row_key"
 SOURCE_FILE = "_source_file"
 MONTH = "月度"
+# The source names of the demo's sample data (python -m python_enrich.sample writes "sample" rows and
+# files named *_sample_<seed>.xlsx/.csv): a load that would replace them says so.
+SAMPLE_SOURCE = re.compile(r"^sample$|_sample_[0-9]+\.(?:xlsx|csv)(?:!.*)?$")
+
+
+def is_sample_source(source_file: str | None) -> bool:
+    return bool(source_file) and SAMPLE_SOURCE.search(source_file) is not None
 
 
 @dataclass(frozen=True)
