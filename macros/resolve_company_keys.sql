@@ -9,7 +9,8 @@
     4. backflow: a key this same build learned from other rows' codes (learned_keys: the rows of
        int_existing_code_backflow with is_learned), plan + name first, then name
     5. temporary: a temporary id of the normalized name (the name gets queued)
-    6. none: the name normalizes to '' and nothing above resolved it
+    6. none: the row has no usable name (normalized_name = ''; see with_resolution_name): no tier
+       answers it, not even a plan or its own code, and it is never queued
   The cache is read as it stood before this build: the learned keys are written into it only after
   resolution (int_backflow_learned_keys), so cache_* always means an entry that existed before.
   Without learned_keys there is no backflow tier (int_existing_code_backflow uses that to ask what
@@ -174,6 +175,8 @@ tiered as (
     select
         *,
         case
+            -- no usable name (both names placeholders, or a totals row): never a company
+            when normalized_name = '' then 'none'
             {%- for tier in tiers %}
             when has_{{ tier }} then '{{ tier }}'
             {%- endfor %}
