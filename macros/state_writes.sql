@@ -103,3 +103,32 @@ select 'build', '{{ invocation_id }}', cast('{{ run_started_at }}' as timestampt
     ) order by domain_name, company_id_source))
 from {{ relation }}
 {% endmacro %}
+
+{#
+  Unverified entries that rows' own codes contradict go first among the drain's re-checks (their
+  priority: the rows that contradict them), and are due again at once if an earlier re-check was
+  unsettled. Entries no longer contradicted keep their place (priority 0) among the other re-checks.
+#}
+{% macro queue_cache_rechecks(relation) %}
+  {{- return(adapter.dispatch('queue_cache_rechecks', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__queue_cache_rechecks(relation) %}
+  {{- _postgres_only('queue_cache_rechecks') -}}
+{% endmacro %}
+
+{% macro postgres__queue_cache_rechecks(relation) %}
+  {%- set s = enrichment_schema() -%}
+update {{ s }}.company_name_index as cache
+set recheck_priority = coalesce(contradicted.row_count, 0),
+    recheck_next_at = case when contradicted.row_count is not null then null else cache.recheck_next_at end
+from {{ s }}.company_name_index as entry
+left join (
+    select key_type, lookup_key, sum(row_count) as row_count from {{ relation }} group by 1, 2
+) as contradicted
+    on entry.key_type = contradicted.key_type and entry.lookup_key = contradicted.lookup_key
+where cache.key_type = entry.key_type
+    and cache.lookup_key = entry.lookup_key
+    and not entry.is_verified
+    and cache.recheck_priority is distinct from coalesce(contradicted.row_count, 0)
+{% endmacro %}

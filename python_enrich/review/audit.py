@@ -68,11 +68,11 @@ def _rows_affected(cur: Any, findings: list[Finding]) -> None:
     cur.execute(
         "select 'cache_' || key_type, lookup_key, count(*) "
         "from unnest(%s::text[], %s::text[]) as entry(key_type, lookup_key) join ("
-        "select company_id_source, plan_code, customer_name_normalized from marts.annuity_performance union all "
-        "select company_id_source, plan_code, customer_name_normalized from marts.annuity_income) as resolved "
+        "select company_id_source, plan_code, resolution_name_normalized from marts.annuity_performance union all "
+        "select company_id_source, plan_code, resolution_name_normalized from marts.annuity_income) as resolved "
         "on resolved.company_id_source = 'cache_' || entry.key_type and entry.lookup_key = case entry.key_type "
-        "when 'plan_customer' then resolved.plan_code || '|' || resolved.customer_name_normalized "
-        "else resolved.customer_name_normalized end group by 1, 2",
+        "when 'plan_customer' then resolved.plan_code || '|' || resolved.resolution_name_normalized "
+        "else resolved.resolution_name_normalized end group by 1, 2",
         ([f.key_type for f in findings], [f.lookup_key for f in findings]),
     )
     rows = {(tier.removeprefix("cache_"), key): count for tier, key, count in cur.fetchall()}

@@ -125,11 +125,11 @@ def raw_spellings(cur: Any, names: list[str]) -> dict[str, list[tuple[str, int]]
     if None in cur.fetchone() or not names:
         return {}
     cur.execute(
-        "select customer_name_normalized, customer_name, count(*) from ("
-        "select customer_name_normalized, customer_name from marts.annuity_performance "
-        "where customer_name_normalized = any(%s) union all "
-        "select customer_name_normalized, customer_name from marts.annuity_income "
-        "where customer_name_normalized = any(%s)) as spelled group by 1, 2 order by 1, 3 desc, 2",
+        "select resolution_name_normalized, resolution_name, count(*) from ("
+        "select resolution_name_normalized, resolution_name from marts.annuity_performance "
+        "where resolution_name_normalized = any(%s) union all "
+        "select resolution_name_normalized, resolution_name from marts.annuity_income "
+        "where resolution_name_normalized = any(%s)) as spelled group by 1, 2 order by 1, 3 desc, 2",
         (names, names),
     )
     result: dict[str, list[tuple[str, int]]] = {}
