@@ -61,6 +61,20 @@ set priority = excluded.priority, row_count = excluded.row_count, asset_volume =
 where (request.priority, request.row_count, request.asset_volume)
     is distinct from (excluded.priority, excluded.row_count, excluded.asset_volume);
 
+-- Impact figures stay true: every build recomputes the rows, assets and priority of every name
+-- still waiting (for a lookup, a retry or a person's review) from this build's rows; a name no
+-- row carries any more has none.
+update {{ s }}.enrichment_requests as request
+set priority = coalesce(unresolved.priority, 0), row_count = coalesce(unresolved.row_count, 0),
+    asset_volume = coalesce(unresolved.asset_volume, 0), updated_at = now()
+from {{ s }}.enrichment_requests as waiting
+left join {{ relation }} as unresolved
+    on waiting.normalized_name = unresolved.normalized_name
+where request.request_id = waiting.request_id
+    and waiting.status in ('pending', 'in_progress', 'needs_review', 'not_found', 'failed')
+    and (request.priority, request.row_count, request.asset_volume) is distinct from
+        (coalesce(unresolved.priority, 0), coalesce(unresolved.row_count, 0), coalesce(unresolved.asset_volume, 0));
+
 -- A pending request whose name no longer needs a lookup (an override or the cache answers it now).
 update {{ s }}.enrichment_requests as request
 set status = 'cancelled', last_error = 'resolved without a lookup', updated_at = now()

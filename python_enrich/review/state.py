@@ -119,6 +119,15 @@ def waiting(cur: Any, limit: int = 500, name: str | None = None) -> list[Waiting
     return result
 
 
+def waiting_count(cur: Any) -> int:
+    """How many names wait for review (whatever --limit shows)."""
+    cur.execute(
+        f"select count(distinct normalized_name) from {SCHEMA}.enrichment_requests "  # noqa: S608
+        "where status = 'needs_review'"
+    )
+    return int(cur.fetchone()[0])
+
+
 def raw_spellings(cur: Any, names: list[str]) -> dict[str, list[tuple[str, int]]]:
     """How the rows spell each name (from the built marts; empty before the first build)."""
     cur.execute("select to_regclass('marts.annuity_performance'), to_regclass('marts.annuity_income')")

@@ -1,0 +1,185 @@
+"""Blank customer names and the inherited cache, on the real-shaped sample: placeholder 客户名称
+resolved by 年金账户名, nameless and totals rows, and the old warehouse's cache (stale entries
+included) imported, re-checked by one drain against the sandbox, and rebuilt. Every decision is
+counted against the truth the sample generator and the sandbox share, and the counts are printed."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from python_enrich import cache, drain, sample
+from python_enrich.cache_recheck import verification_counts
+from python_enrich.db import connect
+from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
+from python_enrich.envvars import environment
+from python_enrich.review.audit import audit_cache
+from python_enrich.sample_legacy_cache import legacy_entries
+from tests.conftest import DbtProject, fresh_database
+
+ROWS, SEED = 6000, 42
+TOKEN = "recheck-test-token-0123456789abcdef"
+
+
+def _counts(project: DbtProject) -> dict[str, int]:
+    with project.selected():
+        conn = connect()
+        try:
+            with conn, conn.cursor() as cur:
+                return verification_counts(cur)
+        finally:
+            conn.close()
+
+
+def _rows(project: DbtProject) -> list[tuple[object, ...]]:
+    """Every performance row in raw order (its row key's number), with its resolution."""
+    return project.query(
+        "select split_part(row_key, ':', 2)::int, resolved_by_name, resolution_name_normalized, company_id, "
+        "company_id_source, is_temporary_id, existing_company_id from marts.annuity_performance "
+        "where row_key like 'sample%%' order by 1"
+    )
+
+
+def _judge(rows: list[tuple[object, ...]], truth: list[str | None]) -> tuple[Counter[str], list[object]]:
+    """right / wrong / temporary / none / own code (a typo in the data: the row's own code is not
+    its company's) per row with a real id, against the company each row is about."""
+    counts: Counter[str] = Counter()
+    wrong: list[object] = []
+    for number, _, name, company_id, source, is_temporary, code in rows:
+        true_id = truth[int(number) - 2]  # type: ignore[call-overload]
+        if company_id is None:
+            counts["none"] += 1
+        elif is_temporary:
+            counts["temporary"] += 1
+        elif code is not None and code != true_id:
+            counts["own code differs from the truth (typo in the data)"] += 1
+        elif company_id == true_id:
+            counts["right"] += 1
+        else:
+            counts["wrong"] += 1
+            wrong.append((number, name, company_id, source, true_id))
+    return counts, wrong
+
+
+@pytest.fixture(scope="module")
+def shaped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DbtProject, sample.Sample]]:
+    """The sample with its old cache, seeded, built, the cache imported and built again."""
+    salt = f"pytest-salt-{secrets.token_hex(8)}"
+    with environment(WDH_ALIAS_SALT=salt), fresh_database() as name:
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=salt)
+        with project.selected():
+            sample.generate(ROWS, seed=SEED, legacy_cache=True)
+        project.run("seed")
+        project.run("build")
+        with project.selected():
+            imported = cache.import_cache("enterprise", "enrichment_index")
+        assert imported["inserted"] > 0
+        project.run("build")
+        yield project, sample.build_sample(ROWS, SEED)
+
+
+def test_placeholder_names_resolve_by_the_account_name(shaped: tuple[DbtProject, sample.Sample]) -> None:
+    project, built = shaped
+    rows = _rows(project)
+    by_account = [r for r in rows if r[1] == "account_name"]
+    counts, wrong = _judge(by_account, built.performance_truth)
+    print(f"\nrows resolved by 年金账户名: {len(by_account)}; {dict(counts)}")
+    assert counts["right"] > 0 and counts["temporary"] > 0
+    assert wrong == []
+    # No temporary id stands for two companies.
+    companies_of: dict[object, set[str]] = defaultdict(set)
+    for number, _, _, company_id, _, is_temporary, _ in rows:
+        true_id = built.performance_truth[int(number) - 2]  # type: ignore[call-overload]
+        if is_temporary and true_id is not None:
+            companies_of[company_id].add(true_id)
+    shared = {temp_id: ids for temp_id, ids in companies_of.items() if len(ids) > 1}
+    print(f"temporary ids: {len(companies_of)}, shared by rows of different companies: {len(shared)}")
+    assert shared == {}
+
+
+def test_nameless_and_totals_rows_are_none_listed_and_never_queued(shaped: tuple[DbtProject, sample.Sample]) -> None:
+    project, built = shaped
+    nameless = project.query(
+        "select p.row_key, p.company_id_source, p.company_id, q.problem from marts.annuity_performance as p "
+        "left join marts.data_quality_issues as q on q.row_key = p.row_key and q.column_name = '客户名称' "
+        "where p.resolved_by_name is null"
+    )
+    problems = Counter(problem for _, _, _, problem in nameless)
+    print(f"\nrows no name can resolve: {len(nameless)}; {dict(problems)}")
+    assert problems["totals row"] > 0 and problems["no company name"] > 0
+    assert {(source, company_id) for _, source, company_id, _ in nameless} == {("none", None)}
+    assert None not in problems
+    # A name the row really has is never one of these: the truth has no company for each of them.
+    numbers = [int(str(key).split(":")[1]) for key, *_ in nameless]
+    assert all(built.performance_truth[n - 2] is None for n in numbers)
+    queued = project.query(
+        "select normalized_name from enrichment.enrichment_requests where normalized_name in "
+        "('合计', '小计', '总计', '0', 'NAN', 'NONE', '#N/A')"
+    )
+    assert queued == []
+
+
+def test_one_drain_rechecks_the_imported_cache_and_leaves_no_wrong_id(
+    shaped: tuple[DbtProject, sample.Sample], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project, built = shaped
+    stale = [e for e in legacy_entries(built, SEED) if e.is_stale]
+    before, wrong_before = _judge(_rows(project), built.performance_truth)
+    conflicts = project.query("select count(*) from marts.unverified_cache_conflicts")[0][0]
+    counts_before = _counts(project)
+    print(f"\nplanted stale entries: {len(stale)}; entries contradicted by rows' own codes: {conflicts}")
+    print(f"before the drain: {dict(before)}; cache {counts_before}")
+    assert conflicts > 0 and wrong_before, "the sample must plant stale entries that answer rows"
+    assert counts_before["unverified"] > 0
+
+    waiting = project.query("select count(*) from enrichment.enrichment_requests where status = 'pending'")[0][0]
+    budget = waiting + counts_before["unverified"]
+    monkeypatch.setenv("WDH_EQC_TOKEN", TOKEN)
+    config = SandboxConfig(companies=built.size.companies, seed=SEED, tokens=(TOKEN,))
+    with SandboxServer(config) as sandbox, project.selected():
+        monkeypatch.setenv("WDH_EQC_BASE_URL", sandbox.url)
+        code = drain.main(
+            ["--budget", str(budget), "--rate-limit", "100000/1", "--concurrency", "4", "--progress", "none"]
+        )
+    assert code == 0
+    stats = project.query("select details -> 'stats' from enrichment.run_log where run_kind = 'drain'")[-1][0]
+    print(f"drain: {stats}")
+    assert stats["rechecked"] == counts_before["unverified"]  # the budget covered the names and the re-checks
+    assert stats["recheck_confirmed"] > 0 and stats["recheck_contradicted"] > 0
+
+    project.run("build")
+    after, wrong_after = _judge(_rows(project), built.performance_truth)
+    counts_after = _counts(project)
+    print(f"after one drain and a build: {dict(after)}; cache {counts_after}")
+    assert wrong_after == []
+    assert counts_after["retired"] == stats["recheck_contradicted"]
+    # Every planted stale entry is retired, or answers only rows whose own code overrules it.
+    live = {
+        (t, k): c
+        for t, k, c in project.query("select key_type, lookup_key, company_id from enrichment.company_name_index")
+    }
+    from python_enrich.cache import rekey
+
+    still_stale = [e for e in stale if live.get(rekey(e.lookup_type, e.lookup_key)) == e.company_id]  # type: ignore[arg-type]
+    print(f"planted stale entries still in the cache: {len(still_stale)} (retired: {len(stale) - len(still_stale)})")
+    assert still_stale == []
+    # What stays unverified is what the registry could not settle, and the audit lists it.
+    with project.selected():
+        conn = connect()
+        try:
+            report = audit_cache(conn)
+        finally:
+            conn.close()
+    listed = {(f.key_type, f.lookup_key) for f in report["findings"] if f.recheck.startswith("unsettled")}
+    unsettled = set(
+        project.query(
+            "select key_type, lookup_key from enrichment.company_name_index "
+            "where not is_verified and recheck_outcome = 'unsettled'"
+        )
+    )
+    print(f"unsettled entries: {len(unsettled)}, listed by review --audit-cache: {len(listed & unsettled)}")
+    assert unsettled == listed
