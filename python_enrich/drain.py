@@ -574,7 +574,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     positive = bounded_float(0)
-    add("--budget", type=bounded_int(0), required=True, help="most registry lookups (names) this run; 0: none")
+    add(
+        "--budget",
+        type=bounded_int(0),
+        required=True,
+        help="most registry lookups this run: waiting names first, then re-checks of unverified cache entries; 0: none",
+    )
     add(
         "--concurrency",
         type=bounded_int(1, MAX_CONCURRENCY),
@@ -655,6 +660,12 @@ def main(argv: list[str] | None = None) -> int:
             f"not found {stats.not_found}, for review {stats.needs_review}, retry later {stats.retried_later}, "
             f"failed {stats.failed}" + (f"; stopped: {stats.stopped_because}" if stats.stopped_because else "")
         )
+        if stats.rechecked:
+            print(
+                f"then {stats.rechecked} unverified cache entries re-checked: confirmed {stats.recheck_confirmed}, "
+                f"retired {stats.recheck_contradicted} ({stats.recheck_replaced} replaced by the company the "
+                f"registry names), unsettled {stats.recheck_unsettled}"
+            )
     if stats.stopped_because == "token expired":
         print(f"error: the EQC token expired during the run: run {CAPTURE_COMMAND}, then drain again", file=sys.stderr)
         return EXIT_TOKEN

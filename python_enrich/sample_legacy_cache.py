@@ -2,7 +2,8 @@
 
 The old warehouse cached the registry's first search hit for a name, with full confidence and no
 evidence. For most names that hit is the company; for a company the registry lists only under
-near names (or lists a near name first) it is another company: a stale wrong entry. Built from
+near names (or lists a near name first) it is another company, and a few hits were answered by the
+registry as it was back then: stale wrong entries. Built from
 the same seed as the sample and the sandbox registry, so the truth about every entry is known:
 `true_company_id` is the company the entry's name really is (never written to the table).
 """
@@ -23,6 +24,7 @@ from python_enrich.sample import Sample
 SCHEMA, TABLE = "enterprise", "enrichment_index"  # where the old warehouse kept it (cache import's defaults)
 IN_OLD_CACHE = 0.85  # share of the sample's companies the old warehouse had looked up
 STALE_KEPT = 0.35  # of the names whose first hit is wrong, the share it had cached (about 4% of entries)
+OUTDATED = 0.03  # of the right first hits, the share the registry answered otherwise back then
 PLAN_CUSTOMER_SHARE = 0.1  # companies with a plan + name entry as well
 
 
@@ -56,6 +58,8 @@ def legacy_entries(sample: Sample, seed: int) -> list[LegacyEntry]:
         if company.company_id not in seen or rng.random() >= IN_OLD_CACHE:
             continue
         hit = _first_hit(registry, company.name)
+        if hit == company.company_id and rng.random() < OUTDATED:  # the registry's answer back then
+            hit = rng.choice(sample.companies).company_id
         if hit is None or (hit != company.company_id and rng.random() >= STALE_KEPT):
             continue
         truth = company.company_id
