@@ -141,38 +141,25 @@
       ~ '\\uAC00-\\uD7AF\\uF900-\\uFAFF\\uFF21-\\uFF3A\\uFF41-\\uFF5A\\U00020000-\\U0002FFFF]' -%}
     with
 
-    distinct_names as (
+    {#- The account name is examined only for rows whose customer name is a placeholder: normalizing
+        each distinct spelling is the costly part, and most rows never need their account name. #}
+    customer_names as (
 
-        select coalesce({{ customer_column }}, '') as name_key from {{ relation }}
-        union
-        select coalesce({{ account_column if account_column else 'null::text' }}, '') from {{ relation }}
-
-    ),
-
-    normalized_names as (
-
-        select
-            name_key,
-            {{ normalize_company_name('name_key') }} as normalized,
-            regexp_replace(name_key, '[[:space:]\u3000]', '', 'g') in ('合计', '小计', '总计') as is_totals
-        from distinct_names
-        -- offset 0 keeps the planner from pulling the subquery up and normalizing per joined row.
-        offset 0
+        {{ _examined_names('select distinct coalesce(' ~ customer_column ~ ", '') as name_key from " ~ relation, letter) }}
 
     ),
 
-    examined_names as (
+    account_names as (
 
-        select
-            name_key,
-            normalized,
-            is_totals,
-            is_totals
-            or normalized = ''
-            or normalized !~ '{{ letter }}'
-            or upper(btrim(name_key)) in ('#N/A', '#REF!', 'NAN', 'NONE', 'NULL')
-            or upper(normalized) in ('#N/A', '#REF!', 'NAN', 'NONE', 'NULL') as is_placeholder
-        from normalized_names
+        {%- if account_column %}
+        {{ _examined_names(
+            'select distinct coalesce(rows_.' ~ account_column ~ ", '') as name_key from " ~ relation ~ ' as rows_ '
+            ~ 'inner join customer_names on coalesce(rows_.' ~ customer_column ~ ", '') = customer_names.name_key "
+            ~ 'where customer_names.is_placeholder and not customer_names.is_totals',
+            letter) }}
+        {%- else %}
+        select '' as name_key, '' as normalized, false as is_totals, true as is_placeholder
+        {%- endif %}
 
     )
 
@@ -194,11 +181,38 @@
         end as resolution_name_normalized,
         case
             when customer_.is_totals or (customer_.is_placeholder and account_.is_totals) then 'totals row'
-            when customer_.is_placeholder and account_.is_placeholder then 'no company name'
+            when customer_.is_placeholder and coalesce(account_.is_placeholder, true) then 'no company name'
         end as name_problem
     from {{ relation }} as rows_
-    inner join examined_names as customer_
+    inner join customer_names as customer_
         on coalesce(rows_.{{ customer_column }}, '') = customer_.name_key
-    inner join examined_names as account_
-        on coalesce({{ account }}, '') = account_.name_key
+    -- only the rows whose customer name is a placeholder find their account name here
+    left join account_names as account_
+        on
+            customer_.is_placeholder
+            and not customer_.is_totals
+            and coalesce({{ account }}, '') = account_.name_key
+{%- endmacro %}
+
+{#- Each distinct name of a query (one column, name_key) normalized once, with whether it is a
+    placeholder and whether it marks a totals row (see with_resolution_name). -#}
+{% macro _examined_names(distinct_names_query, letter) %}
+        select
+            name_key,
+            normalized,
+            is_totals,
+            is_totals
+            or normalized = ''
+            or normalized !~ '{{ letter }}'
+            or upper(btrim(name_key)) in ('#N/A', '#REF!', 'NAN', 'NONE', 'NULL')
+            or upper(normalized) in ('#N/A', '#REF!', 'NAN', 'NONE', 'NULL') as is_placeholder
+        from (
+            select
+                name_key,
+                {{ normalize_company_name('name_key') }} as normalized,
+                regexp_replace(name_key, '[[:space:]\u3000]', '', 'g') in ('合计', '小计', '总计') as is_totals
+            from ({{ distinct_names_query }}) as distinct_names
+            -- offset 0 keeps the planner from pulling the subquery up and normalizing per joined row.
+            offset 0
+        ) as normalized_names
 {%- endmacro %}
