@@ -28,8 +28,9 @@ from python_enrich.sample_legacy_cache import legacy_entries, write_legacy_cache
 from python_enrich.temp_id import salt_from_env
 
 # The sandbox stands in for EQC with real latency and a rate limit, fast enough for a demo.
-DEMO_RATE_LIMIT = (600, 60.0)
+DEMO_RATE_LIMIT = (1200, 60.0)
 DEMO_LATENCY_MS = {"*": (50, 300)}
+DEMO_BUDGET = 500  # the waiting names, then the imported entries rows' own codes contradict, and more
 REPORT_FILE = PROJECT_DIR / "report.html"
 EXPORTS_DIR = PROJECT_DIR / "sample_exports"
 
@@ -144,7 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m python_enrich.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=sample.DEFAULT_ROWS, help="performance rows to generate")
     parser.add_argument("--seed", type=int, default=42, help="sample data seed")
-    parser.add_argument("--budget", type=int, default=100, help="EQC sandbox lookups for the drain (default 100)")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=DEMO_BUDGET,
+        help=f"EQC sandbox lookups for the drain: waiting names, then re-checks of imported entries "
+        f"(default {DEMO_BUDGET})",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.budget < 0:
         parser.error("--rows must be at least 1 and --budget at least 0")

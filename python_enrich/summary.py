@@ -81,6 +81,8 @@ def fetch_state_counts(cur: Any, schema: str = SCHEMA) -> dict[str, int]:
         "select resolved_by_name from marts.annuity_income) as resolved"
     )
     counts["account_name_rows"], counts["nameless_rows"] = cur.fetchone()
+    cur.execute("select count(*), coalesce(sum(row_count), 0) from marts.unverified_cache_conflicts")
+    counts["overruled_entries"], counts["overruled_rows"] = (int(n) for n in cur.fetchone())
     cur.execute(
         f"select details -> 'stats' from {schema}.run_log where run_kind = 'drain' "  # noqa: S608 - schema is ours
         "and status <> 'running' order by run_id desc limit 1"
@@ -131,6 +133,11 @@ def render(
         f"lookup; temporary ids replaced so far: {state['replaced_temp_ids']:,}"
     )
     if "verified_entries" in state:
+        lines.append(
+            f"rows whose own code overrules an unverified cache entry: {state.get('overruled_rows', 0):,} "
+            f"({state.get('overruled_entries', 0):,} entries listed in marts.unverified_cache_conflicts, "
+            f"re-checked first)"
+        )
         lines.append(
             f"cache entries verified: {state['verified_entries']:,}; unverified (imported or without evidence, "
             f"re-checked by the drain after the waiting names): {state['unverified_entries']:,}; retired after a "
