@@ -159,6 +159,7 @@ class Drain:
         self._budget_lock = threading.Lock()
         self._budget_taken = 0
         self.queue_total = 0
+        self.rechecks_due = 0  # unverified cache entries, re-checked after the waiting names
 
     # -- pre-flight --------------------------------------------------------------------------
     def check_state_tables(self, conn: Any) -> None:
@@ -173,7 +174,8 @@ class Drain:
                 f"select count(*) from {SCHEMA}.enrichment_requests "  # noqa: S608
                 f"where {DUE_CONDITION}"
             )
-            self.queue_total = cur.fetchone()[0] + due_rechecks(cur)
+            self.queue_total = cur.fetchone()[0]
+            self.rechecks_due = due_rechecks(cur)
 
     def check_token(self, conn: Any) -> None:
         if not self.token:
@@ -430,7 +432,7 @@ class Drain:
         self.check_token(conn)
         connections = self._open_worker_connections(conn)
         workers = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in connections]
-        reporter = ProgressReporter(self, min(self.options.budget, self.queue_total))
+        reporter = ProgressReporter(self, min(self.options.budget, self.queue_total + self.rechecks_due))
         reporter.start()
         for worker in workers:
             worker.start()
@@ -534,6 +536,7 @@ class ProgressReporter:
         stats, options = self.drain.stats, self.drain.options
         elapsed = max(time.monotonic() - self.drain.started, 1e-6)
         finished = stats.found + stats.not_found + stats.needs_review + stats.retried_later + stats.failed
+        finished += stats.rechecked  # re-checks of unverified cache entries, after the names
         rate = stats.calls / elapsed * 60
         limit_per_min = options.rate_limit[0] / options.rate_limit[1] * 60
         remaining = max(self.total - finished, 0)
