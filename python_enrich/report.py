@@ -262,7 +262,27 @@ def gather_review(cur: Any) -> dict[str, Any]:
         f"select coalesce(evidence, 'no evidence (' || source || ')'), count(*) from {SCHEMA}.company_name_index "  # noqa: S608
         "group by 1 order by 2 desc, 1"
     )
-    return {"review_waiting": waiting, "review_decided": decided, "evidence_mix": cur.fetchall()}
+    mix = cur.fetchall()
+    return {"review_waiting": waiting, "review_decided": decided, "evidence_mix": mix, **gather_verification(cur)}
+
+
+def gather_verification(cur: Any) -> dict[str, Any]:
+    """Verified and unverified cache entries, and what the last drain's re-checks changed."""
+    cur.execute(
+        f"select count(*) filter (where is_verified), count(*) filter (where not is_verified), "  # noqa: S608
+        f"count(*) filter (where not is_verified and recheck_outcome = 'unsettled'), "
+        f"(select count(*) from {SCHEMA}.retired_cache_entries) from {SCHEMA}.company_name_index"
+    )
+    verified, unverified, unsettled, retired = cur.fetchone()
+    cur.execute(
+        f"select details -> 'stats' from {SCHEMA}.run_log where run_kind = 'drain' and status <> 'running' "  # noqa: S608
+        "order by run_id desc limit 1"
+    )
+    stats = (cur.fetchone() or [None])[0] or {}
+    rechecks = {k: int(stats.get(k, 0)) for k in ("rechecked", "recheck_confirmed", "recheck_contradicted",
+                                                   "recheck_replaced", "recheck_unsettled")}  # fmt: skip
+    return {"verification": {"verified": verified, "unverified": unverified, "unsettled": unsettled,
+                             "retired": retired, **rechecks}}  # fmt: skip
 
 
 def render_review(data: dict[str, Any]) -> str:
@@ -281,11 +301,24 @@ def render_review(data: dict[str, Any]) -> str:
                          ["entries"], sum(n for _, n in mix), counted="entries")  # fmt: skip
     rows = [[name, f"{r:,}", yuan(float(a or 0)), c, why] for name, r, a, c, why in waiting[:15]]
     top = table(["name", "rows", "assets (yuan)", "candidates", "why it waits"], rows, "review-top")
+    v = data.get("verification") or {}
+    verification = (
+        f'<p id="cache-verification" data-verified="{v.get("verified", 0)}" data-unverified="{v.get("unverified", 0)}" '
+        f'data-retired="{v.get("retired", 0)}">Cache entries verified: {v.get("verified", 0):,}; unverified '
+        f"(imported or without evidence; never above a row's own code, re-checked by the drain): "
+        f"{v.get('unverified', 0):,}, of which unsettled by a re-check: {v.get('unsettled', 0):,}; retired after a "
+        f"re-check contradicted them: {v.get('retired', 0):,}. The last drain re-checked {v.get('rechecked', 0):,}: "
+        f"confirmed {v.get('recheck_confirmed', 0):,}, retired {v.get('recheck_contradicted', 0):,} "
+        f"({v.get('recheck_replaced', 0):,} replaced by the company the registry names), unsettled "
+        f"{v.get('recheck_unsettled', 0):,}.</p>"
+        if v
+        else ""
+    )
     return (
         f'<h2 id="review-title" data-waiting="{len(waiting)}" data-decided="{in_force}">Review: {len(waiting):,} '
         f"names waiting, {in_force:,} decisions in force</h2>"
         f"<p>Decide with <code>python -m python_enrich.review</code>. Top names waiting by impact:</p>"
-        f"{top}{decisions}{evidence}"
+        f"{top}{decisions}{evidence}{verification}"
     )
 
 

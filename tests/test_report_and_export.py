@@ -71,7 +71,7 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
             names = page.locator(f"figure#tiers-{domain} rect[data-series='distinct names']")
             shown_names = sorted(float(v) for v in names.evaluate_all("els => els.map(e => e.dataset.value)"))
             counted = built_warehouse.query(
-                f"select count(distinct customer_name_normalized) from marts.{domain} group by company_id_source"
+                f"select count(distinct resolution_name_normalized) from marts.{domain} group by company_id_source"
             )
             assert shown_names == sorted(float(n) for (n,) in counted), domain
         shown = page.locator("figure#tiers-annuity_performance rect[data-series='rows']")

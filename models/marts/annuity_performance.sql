@@ -33,7 +33,10 @@ final as (
         'institution_name',
         'business_type',
         'customer_name_normalized',
-    ]) }}
+        'resolved_by_name',
+        'resolution_name',
+        'resolution_name_normalized',
+    ], normalized_name='resolution_name_normalized') }}
 
 )
 
