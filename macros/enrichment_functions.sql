@@ -1,6 +1,6 @@
 {#
   SQL twins of python_enrich.normalization and python_enrich.temp_id, created (idempotently) by
-  the on-run-start hook in the enrichment schema. Spec: shared/spec/normalization.md, temp-id.md.
+  the on-run-start hook in the enrichment schema. Contracts: docs/normalization.md, docs/temp-ids.md.
   The temp-id salt is never part of any SQL text. It is kept once in the state table
   temp_id_salt (no privilege for anyone but its owner), stored there from the connection setting
   `wdh.alias_salt` that ./run dbt and the Python commands pass in libpq's PGOPTIONS, and read only by

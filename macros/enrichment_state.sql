@@ -183,6 +183,47 @@ alter table " ~ s ~ ".run_log drop constraint if exists run_log_run_kind_check;
 alter table " ~ s ~ ".run_log add constraint run_log_run_kind_check
     check (run_kind in ('build', 'drain', 'import', 'report', 'load', 'review', 'salt'));
 "},
+    {'version': 7, 'description': 'cache: unverified entries, re-checks, retired entries', 'sql': "
+-- What we inherit is unverified until checked: an entry is verified when it records evidence
+-- (a registry answer or a person's decision) or was learned from rows' own codes (backflow).
+-- Unverified entries (the old warehouse's import, registry entries from before the evidence
+-- rules) never outrank a row's own real code and are re-checked by the drain.
+alter table " ~ s ~ ".company_name_index add column if not exists is_verified boolean
+    generated always as (evidence is not null or source in ('manual', 'backflow')) stored;
+alter table " ~ s ~ ".company_name_index add column if not exists recheck_priority numeric not null default 0;
+alter table " ~ s ~ ".company_name_index add column if not exists recheck_next_at timestamptz;
+alter table " ~ s ~ ".company_name_index add column if not exists recheck_lease_owner text;
+alter table " ~ s ~ ".company_name_index add column if not exists recheck_lease_expires_at timestamptz;
+alter table " ~ s ~ ".company_name_index add column if not exists rechecked_at timestamptz;
+alter table " ~ s ~ ".company_name_index add column if not exists recheck_outcome text;
+alter table " ~ s ~ ".company_name_index drop constraint if exists company_name_index_recheck_outcome_check;
+alter table " ~ s ~ ".company_name_index add constraint company_name_index_recheck_outcome_check
+    check (recheck_outcome in ('confirmed', 'unsettled'));
+alter table " ~ s ~ ".company_name_index add column if not exists recheck_reason text;
+create index if not exists company_name_index_unverified
+    on " ~ s ~ ".company_name_index (recheck_priority desc, key_type, lookup_key) where not is_verified;
+
+-- Entries a re-check contradicted: kept for audit, never used (no model reads this table), and
+-- never imported again.
+create table if not exists " ~ s ~ ".retired_cache_entries (
+    retired_id bigint generated always as identity primary key,
+    key_type text not null,
+    lookup_key text not null,
+    company_id text not null,
+    official_name text,
+    credit_code text,
+    match_type text,
+    confidence numeric(4, 3),
+    source text not null,
+    created_at timestamptz,
+    retired_at timestamptz not null default now(),
+    retired_reason text not null,
+    replaced_by_company_id text check (replaced_by_company_id ~ '^[0-9]+$'),
+    run_id bigint
+);
+create index if not exists retired_cache_entries_key
+    on " ~ s ~ ".retired_cache_entries (key_type, md5(lookup_key), company_id);
+"},
   ]) -}}
 {% endmacro %}
 

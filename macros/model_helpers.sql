@@ -110,3 +110,108 @@
             and rows_.{{ normalized_name }} = company_keys.normalized_name
             and coalesce(rows_.{{ existing_code }}, '') = company_keys.code_key
 {%- endmacro %}
+
+{#
+  Which name resolves a row. select * from relation plus:
+    <customer_column>_normalized  the customer name normalized (as with_normalized_name);
+    resolved_by_name              'customer_name', 'account_name', or NULL when neither is usable;
+    resolution_name               the raw name chosen (NULL when neither);
+    resolution_name_normalized    its normalized form ('' when neither: the row resolves to `none`);
+    name_problem                  'totals row' or 'no company name' for rows no name can resolve.
+  A name is a placeholder when it normalizes to '', has no letter (digits or punctuation only),
+  is a spreadsheet error or null spelling, or marks a totals row (合计, 小计, 总计). Totals rows are
+  never resolved by their account name. Each distinct name is examined once.
+#}
+{% macro with_resolution_name(relation, customer_column, account_column=none) %}
+  {{- return(adapter.dispatch('with_resolution_name', 'company_enrichment')(
+      relation, customer_column, account_column)) -}}
+{% endmacro %}
+
+{% macro default__with_resolution_name(relation, customer_column, account_column=none) %}
+  {{- _postgres_only('with_resolution_name') -}}
+{% endmacro %}
+
+{% macro postgres__with_resolution_name(relation, customer_column, account_column=none) %}
+  {{- _require_sql_expression('with_resolution_name', relation) -}}
+  {{- _require_sql_expression('with_resolution_name', customer_column) -}}
+  {%- set account = 'rows_.' ~ account_column if account_column else 'null::text' -%}
+  {#- A letter of any script company names are written in (locale-independent, unlike [[:alpha:]]). -#}
+  {%- set letter = '[A-Za-z\\u00C0-\\u024F\\u0370-\\u04FF\\u3040-\\u30FF\\u3400-\\u4DBF\\u4E00-\\u9FFF'
+      ~ '\\uAC00-\\uD7AF\\uF900-\\uFAFF\\uFF21-\\uFF3A\\uFF41-\\uFF5A\\U00020000-\\U0002FFFF]' -%}
+    with
+
+    {#- The account name is examined only for rows whose customer name is a placeholder: normalizing
+        each distinct spelling is the costly part, and most rows never need their account name. #}
+    customer_names as (
+
+        {{ _examined_names('select distinct coalesce(' ~ customer_column ~ ", '') as name_key from " ~ relation, letter) }}
+
+    ),
+
+    account_names as (
+
+        {%- if account_column %}
+        {{ _examined_names(
+            'select distinct coalesce(rows_.' ~ account_column ~ ", '') as name_key from " ~ relation ~ ' as rows_ '
+            ~ 'inner join customer_names on coalesce(rows_.' ~ customer_column ~ ", '') = customer_names.name_key "
+            ~ 'where customer_names.is_placeholder and not customer_names.is_totals',
+            letter) }}
+        {%- else %}
+        select '' as name_key, '' as normalized, false as is_totals, true as is_placeholder
+        {%- endif %}
+
+    )
+
+    select
+        rows_.*,
+        customer_.normalized as {{ customer_column }}_normalized,
+        case
+            when not customer_.is_placeholder then 'customer_name'
+            when not customer_.is_totals and not account_.is_placeholder then 'account_name'
+        end as resolved_by_name,
+        case
+            when not customer_.is_placeholder then rows_.{{ customer_column }}
+            when not customer_.is_totals and not account_.is_placeholder then {{ account }}
+        end as resolution_name,
+        case
+            when not customer_.is_placeholder then customer_.normalized
+            when not customer_.is_totals and not account_.is_placeholder then account_.normalized
+            else ''
+        end as resolution_name_normalized,
+        case
+            when customer_.is_totals or (customer_.is_placeholder and account_.is_totals) then 'totals row'
+            when customer_.is_placeholder and coalesce(account_.is_placeholder, true) then 'no company name'
+        end as name_problem
+    from {{ relation }} as rows_
+    inner join customer_names as customer_
+        on coalesce(rows_.{{ customer_column }}, '') = customer_.name_key
+    -- only the rows whose customer name is a placeholder find their account name here
+    left join account_names as account_
+        on
+            customer_.is_placeholder
+            and not customer_.is_totals
+            and coalesce({{ account }}, '') = account_.name_key
+{%- endmacro %}
+
+{#- Each distinct name of a query (one column, name_key) normalized once, with whether it is a
+    placeholder and whether it marks a totals row (see with_resolution_name). -#}
+{% macro _examined_names(distinct_names_query, letter) %}
+        select
+            name_key,
+            normalized,
+            is_totals,
+            is_totals
+            or normalized = ''
+            or normalized !~ '{{ letter }}'
+            or upper(btrim(name_key)) in ('#N/A', '#REF!', 'NAN', 'NONE', 'NULL')
+            or upper(normalized) in ('#N/A', '#REF!', 'NAN', 'NONE', 'NULL') as is_placeholder
+        from (
+            select
+                name_key,
+                {{ normalize_company_name('name_key') }} as normalized,
+                regexp_replace(name_key, '[[:space:]\u3000]', '', 'g') in ('合计', '小计', '总计') as is_totals
+            from ({{ distinct_names_query }}) as distinct_names
+            -- offset 0 keeps the planner from pulling the subquery up and normalizing per joined row.
+            offset 0
+        ) as normalized_names
+{%- endmacro %}

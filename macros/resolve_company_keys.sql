@@ -4,12 +4,15 @@
     1. overrides: plan_override (single-company plans only), hardcode_override, name_override
        (a name override to __EMPTY__ means "no company": NULL id, never queued)
     2. cache, most specific key first: cache_plan_customer, cache_customer_name, cache_former_name,
-       cache_plan_code (single-company plans only); entries below cache_min_confidence are ignored
+       cache_plan_code (single-company plans only); entries below cache_min_confidence are ignored.
+       An unverified entry (is_verified false) that disagrees with the row's own real code yields
+       to it: the row says existing_code and overruled_entry_key_type / _company_id name the entry
     3. existing_code: the row's own company code, when it is a real id
     4. backflow: a key this same build learned from other rows' codes (learned_keys: the rows of
        int_existing_code_backflow with is_learned), plan + name first, then name
     5. temporary: a temporary id of the normalized name (the name gets queued)
-    6. none: the name normalizes to '' and nothing above resolved it
+    6. none: the row has no usable name (normalized_name = ''; see with_resolution_name): no tier
+       answers it, not even a plan or its own code, and it is never queued
   The cache is read as it stood before this build: the learned keys are written into it only after
   resolution (int_backflow_learned_keys), so cache_* always means an entry that existed before.
   Without learned_keys there is no backflow tier (int_existing_code_backflow uses that to ask what
@@ -109,6 +112,7 @@ matched as (
         {{ tier }}.{{ 'match_key' if tier in override_tiers else 'lookup_key' }} is not null as has_{{ tier }},
         {{ tier }}.company_id as {{ tier }}_id,
         {{ '1.0' if tier in override_tiers else tier ~ '.confidence' }} as {{ tier }}_confidence,
+        {{ 'true' if tier in override_tiers else '(' ~ tier ~ '.is_verified is not false)' }} as {{ tier }}_verified,
         {%- endfor %}
         {%- if learned_keys is not none %}
         coalesce(learned_plan_customer.company_id, learned_customer_name.company_id) as backflow_id,
@@ -169,11 +173,13 @@ matched as (
 
 ),
 
-tiered as (
+first_hits as (
 
     select
         *,
         case
+            -- no usable name (both names placeholders, or a totals row): never a company
+            when normalized_name = '' then 'none'
             {%- for tier in tiers %}
             when has_{{ tier }} then '{{ tier }}'
             {%- endfor %}
@@ -181,9 +187,43 @@ tiered as (
             when backflow_id is not null then 'backflow'
             when normalized_name <> '' then 'temporary'
             else 'none'
-        end as company_id_source
+        end as first_hit_source
 
     from matched
+
+),
+
+tiered as (
+
+    -- An unverified cache entry never outranks the row's own real code: where the two disagree,
+    -- the code resolves the row and the entry is named (listed and queued for a re-check).
+    select
+        *,
+        case
+            when overruled_entry_key_type is not null then 'existing_code'
+            else first_hit_source
+        end as company_id_source
+
+    from (
+        select
+            *,
+            case
+                {%- for key_type, _ in cache_keys %}
+                when
+                    first_hit_source = 'cache_{{ key_type }}'
+                    and has_existing_code
+                    and not cache_{{ key_type }}_verified
+                    and cache_{{ key_type }}_id <> code_key
+                    then '{{ key_type }}'
+                {%- endfor %}
+            end as overruled_entry_key_type,
+            case first_hit_source
+                {%- for key_type, _ in cache_keys %}
+                when 'cache_{{ key_type }}' then cache_{{ key_type }}_id
+                {%- endfor %}
+            end as first_hit_cache_id
+        from first_hits
+    ) as judged
 
 ),
 
@@ -213,7 +253,9 @@ final as (
             when 'backflow' then backflow_confidence
             when 'temporary' then 0
         end as numeric(4, 3)) as company_id_confidence,
-        company_id_source = 'temporary' as is_temporary_id
+        company_id_source = 'temporary' as is_temporary_id,
+        overruled_entry_key_type,
+        case when overruled_entry_key_type is not null then first_hit_cache_id end as overruled_entry_company_id
 
     from tiered
 

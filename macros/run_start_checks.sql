@@ -28,9 +28,9 @@
         "select stored, pepper, fingerprint, session_fingerprint from " ~ s ~ ".temp_id_salt_status()") -%}
     {%- set row = status.rows[0] -%}
     {%- set expected = local_md5('company_enrichment temp-id salt:' ~ row['pepper'] ~ ':' ~ (env_salt or public_default)) -%}
-    {%- if not env_salt -%}
+    {%- if not env_salt and not env_var('WDH_PUBLIC_SALT_NOTICE_SHOWN', '') -%}
       {{ log("WARNING: WDH_ALIAS_SALT is not set: temporary ids use the PUBLIC default salt of the old "
-             ~ "warehouse; anyone can recompute them. Set your own secret (see README, Secrets).", info=true) }}
+             ~ "warehouse; anyone can recompute them. Set your own secret (README: Choosing a salt).", info=true) }}
     {%- endif -%}
     {%- if row['stored'] and row['fingerprint'] != expected -%}
       {{ exceptions.raise_compiler_error(

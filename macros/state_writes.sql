@@ -61,6 +61,20 @@ set priority = excluded.priority, row_count = excluded.row_count, asset_volume =
 where (request.priority, request.row_count, request.asset_volume)
     is distinct from (excluded.priority, excluded.row_count, excluded.asset_volume);
 
+-- Impact figures stay true: every build recomputes the rows, assets and priority of every name
+-- still waiting (for a lookup, a retry or a person's review) from this build's rows; a name no
+-- row carries any more has none.
+update {{ s }}.enrichment_requests as request
+set priority = coalesce(unresolved.priority, 0), row_count = coalesce(unresolved.row_count, 0),
+    asset_volume = coalesce(unresolved.asset_volume, 0), updated_at = now()
+from {{ s }}.enrichment_requests as waiting
+left join {{ relation }} as unresolved
+    on waiting.normalized_name = unresolved.normalized_name
+where request.request_id = waiting.request_id
+    and waiting.status in ('pending', 'in_progress', 'needs_review', 'not_found', 'failed')
+    and (request.priority, request.row_count, request.asset_volume) is distinct from
+        (coalesce(unresolved.priority, 0), coalesce(unresolved.row_count, 0), coalesce(unresolved.asset_volume, 0));
+
 -- A pending request whose name no longer needs a lookup (an override or the cache answers it now).
 update {{ s }}.enrichment_requests as request
 set status = 'cancelled', last_error = 'resolved without a lookup', updated_at = now()
@@ -102,4 +116,33 @@ select 'build', '{{ invocation_id }}', cast('{{ run_started_at }}' as timestampt
         'row_count', row_count, 'distinct_names', distinct_names, 'real_id_rows', real_id_rows
     ) order by domain_name, company_id_source))
 from {{ relation }}
+{% endmacro %}
+
+{#
+  Unverified entries that rows' own codes contradict go first among the drain's re-checks (their
+  priority: the rows that contradict them), and are due again at once if an earlier re-check was
+  unsettled. Entries no longer contradicted keep their place (priority 0) among the other re-checks.
+#}
+{% macro queue_cache_rechecks(relation) %}
+  {{- return(adapter.dispatch('queue_cache_rechecks', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__queue_cache_rechecks(relation) %}
+  {{- _postgres_only('queue_cache_rechecks') -}}
+{% endmacro %}
+
+{% macro postgres__queue_cache_rechecks(relation) %}
+  {%- set s = enrichment_schema() -%}
+update {{ s }}.company_name_index as cache
+set recheck_priority = coalesce(contradicted.row_count, 0),
+    recheck_next_at = case when contradicted.row_count is not null then null else cache.recheck_next_at end
+from {{ s }}.company_name_index as entry
+left join (
+    select key_type, lookup_key, sum(row_count) as row_count from {{ relation }} group by 1, 2
+) as contradicted
+    on entry.key_type = contradicted.key_type and entry.lookup_key = contradicted.lookup_key
+where cache.key_type = entry.key_type
+    and cache.lookup_key = entry.lookup_key
+    and not entry.is_verified
+    and cache.recheck_priority is distinct from coalesce(contradicted.row_count, 0)
 {% endmacro %}

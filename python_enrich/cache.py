@@ -4,7 +4,9 @@
 
 Reads lookup_key, lookup_type (plan_code / customer_name / plan_customer / former_name), company_id,
 confidence and source from the old table on the same server, normalizes every name part of the key,
-and upserts into enrichment.company_name_index without ever replacing a more confident entry.
+and upserts into enrichment.company_name_index without ever replacing a more confident entry or a
+verified one, and leaves out entries a re-check retired. Imported entries carry no evidence: they are
+unverified (never outrank a row's own real code) until the drain re-checks them.
 Rows whose company id is not a real id (1-20 ASCII digits, not all zeros) or whose confidence is
 NULL, not a number (NaN) or outside 0..1 are skipped.  Reports what it imported and what it
 skipped, by reason.
@@ -108,6 +110,31 @@ def convert(rows: list[tuple[Any, ...]]) -> tuple[list[CacheEntry], Counter[str]
     return list(best.values()), skipped
 
 
+def keep_importable(cur: Any, entries: list[CacheEntry], skipped: Counter[str]) -> list[CacheEntry]:
+    """What we inherit never replaces what we checked: entries whose key a verified entry holds,
+    and entries a re-check retired (same key, same id), are left out."""
+    cur.execute(
+        f"select key_type, lookup_key, null from {SCHEMA}.company_name_index where is_verified "  # noqa: S608
+        f"union all select key_type, lookup_key, company_id from {SCHEMA}.retired_cache_entries"
+    )
+    verified: set[tuple[str, str]] = set()
+    retired: set[tuple[str, str, str]] = set()
+    for key_type, lookup_key, company_id in cur.fetchall():
+        if company_id is None:
+            verified.add((key_type, lookup_key))
+        else:
+            retired.add((key_type, lookup_key, company_id))
+    kept = []
+    for entry in entries:
+        if (entry.key_type, entry.lookup_key) in verified:
+            skipped["a verified entry holds the key (kept)"] += 1
+        elif (entry.key_type, entry.lookup_key, entry.company_id) in retired:
+            skipped["retired by a re-check (the registry contradicted it)"] += 1
+        else:
+            kept.append(entry)
+    return kept
+
+
 def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, Any]:
     conn = connect()
     try:
@@ -127,6 +154,7 @@ def import_cache(schema: str, table: str, dry_run: bool = False) -> dict[str, An
             )
             rows = cur.fetchall()
             entries, skipped = convert(rows)
+            entries = keep_importable(cur, entries, skipped)
             inserted = updated = 0
             if not dry_run:
                 inserted, updated = upsert_cache(

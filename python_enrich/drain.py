@@ -32,6 +32,7 @@ from typing import Any
 import psycopg2
 
 from python_enrich import db
+from python_enrich.cache_recheck import CONFIRMED, CONTRADICTED, RecheckClaim, RecheckQueue, due_rechecks, recheck
 from python_enrich.cli_types import OneLineErrorParser, bounded_float, bounded_int, rate_limit
 from python_enrich.eqc import answers
 from python_enrich.eqc.client import (
@@ -105,6 +106,11 @@ class DrainStats:
     failed: int = 0
     released: int = 0
     transient_errors: int = 0
+    rechecked: int = 0  # unverified cache entries looked up again, after the waiting names
+    recheck_confirmed: int = 0
+    recheck_contradicted: int = 0
+    recheck_replaced: int = 0  # contradicted, and the company the answer names cached instead
+    recheck_unsettled: int = 0
     stopped_because: str | None = None
     wall_s: float = 0.0
 
@@ -153,6 +159,7 @@ class Drain:
         self._budget_lock = threading.Lock()
         self._budget_taken = 0
         self.queue_total = 0
+        self.rechecks_due = 0  # unverified cache entries, re-checked after the waiting names
 
     # -- pre-flight --------------------------------------------------------------------------
     def check_state_tables(self, conn: Any) -> None:
@@ -168,6 +175,7 @@ class Drain:
                 f"where {DUE_CONDITION}"
             )
             self.queue_total = cur.fetchone()[0]
+            self.rechecks_due = due_rechecks(cur)
 
     def check_token(self, conn: Any) -> None:
         if not self.token:
@@ -322,6 +330,40 @@ class Drain:
             log.warning("request %s: lookup failed (%s); given back", claim.request_id, type(error).__name__)
             self._give_back(claim, queue, f"{type(error).__name__}: {first_line(error)}"[:300])
 
+    def _recheck_safely(
+        self, entry: RecheckClaim, rechecks: RecheckQueue, queue: RequestQueue, client: EQCClient
+    ) -> None:
+        """One re-check (python_enrich.cache_recheck); an error gives the entry back for later."""
+        try:
+            result = recheck(
+                entry,
+                lambda name: self._call(lambda: client.search(name))[0],
+                lambda company_id: former_names_of(self._call(lambda: client.business_info(company_id))),
+                queue.rejected_ids(entry.name),
+            )
+        except TokenExpired:
+            self._token_died()
+            rechecks.release([entry])
+            return
+        except Stopped:
+            rechecks.release([entry])
+            return
+        except Exception as error:  # one re-check's failure stays with its entry
+            queue.conn.rollback()
+            log.warning("re-check of a cache entry failed (%s); given back", type(error).__name__)
+            rechecks.release([entry], self.options.retry_delay_s)
+            return
+        self.stats.add(rechecked=1)
+        if result.outcome == CONFIRMED and result.candidate and result.evidence:
+            rechecks.confirm(entry, result.candidate, result.evidence)
+            self.stats.add(recheck_confirmed=1)
+        elif result.outcome == CONTRADICTED:
+            rechecks.contradict(entry, result)
+            self.stats.add(recheck_contradicted=1, recheck_replaced=int(result.evidence is not None))
+        else:
+            rechecks.unsettled(entry, result.reason, self.options.not_found_retry_days)
+            self.stats.add(recheck_unsettled=1)
+
     def _worker(self, conn: Any) -> None:
         try:
             queue = RequestQueue(conn, self.owner, self.options.lease_s, self.options.max_attempts)
@@ -337,11 +379,17 @@ class Drain:
                 return True
 
             client = EQCClient(self.token or "", self.options.base_url, self.options.timeout_s, throttle=throttle)
+            rechecks = RecheckQueue(conn, self.owner, self.options.lease_s, self.run_id)
             while not self.stop.is_set() and self._take_budget():
                 claim = limiter.acquire_with_claim(queue, self.stop.is_set)
-                if claim is None:
-                    self._return_budget()
-                    break
+                if claim is None:  # no name waits: re-check an unverified cache entry
+                    entry = limiter.acquire_with_claim(rechecks, self.stop.is_set)
+                    if entry is None:
+                        self._return_budget()
+                        break
+                    prepaid.set()
+                    self._recheck_safely(entry, rechecks, queue, client)
+                    continue
                 prepaid.set()  # the claim's first request uses the slot just taken
                 self._lookup_safely(claim, queue, client)
             client.close()
@@ -384,7 +432,7 @@ class Drain:
         self.check_token(conn)
         connections = self._open_worker_connections(conn)
         workers = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in connections]
-        reporter = ProgressReporter(self, min(self.options.budget, self.queue_total))
+        reporter = ProgressReporter(self, min(self.options.budget, self.queue_total + self.rechecks_due))
         reporter.start()
         for worker in workers:
             worker.start()
@@ -488,6 +536,7 @@ class ProgressReporter:
         stats, options = self.drain.stats, self.drain.options
         elapsed = max(time.monotonic() - self.drain.started, 1e-6)
         finished = stats.found + stats.not_found + stats.needs_review + stats.retried_later + stats.failed
+        finished += stats.rechecked  # re-checks of unverified cache entries, after the names
         rate = stats.calls / elapsed * 60
         limit_per_min = options.rate_limit[0] / options.rate_limit[1] * 60
         remaining = max(self.total - finished, 0)
@@ -528,7 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     positive = bounded_float(0)
-    add("--budget", type=bounded_int(0), required=True, help="most registry lookups (names) this run; 0: none")
+    add(
+        "--budget",
+        type=bounded_int(0),
+        required=True,
+        help="most registry lookups this run: waiting names first, then re-checks of unverified cache entries; 0: none",
+    )
     add(
         "--concurrency",
         type=bounded_int(1, MAX_CONCURRENCY),
@@ -555,14 +609,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="first wait of a request given back, s, doubling per attempt (default 60)",
     )
     add("--lease", type=positive, default=300.0, help="seconds a claim is ours before others reclaim it (default 300)")
-    add("--not-found-retry-days", type=positive, default=30.0, help="when a name not found is looked up again")
+    add(
+        "--not-found-retry-days",
+        type=positive,
+        default=30.0,
+        help="days before a name the registry did not find is looked up again (default 30)",
+    )
     add(
         "--former-name-checks",
         type=bounded_int(0, 10),
         default=3,
         help="business-info calls per name for former names search items lack, 0..10 (default 3)",
     )
-    add("--progress", choices=["auto", "bar", "log", "none"], default="auto")
+    add(
+        "--progress",
+        choices=["auto", "bar", "log", "none"],
+        default="auto",
+        help="how the run shows progress on stderr: a bar, a log line per step, or nothing; "
+        "auto: a bar on a terminal, log lines otherwise (default auto)",
+    )
     return parser
 
 
@@ -609,6 +674,12 @@ def main(argv: list[str] | None = None) -> int:
             f"not found {stats.not_found}, for review {stats.needs_review}, retry later {stats.retried_later}, "
             f"failed {stats.failed}" + (f"; stopped: {stats.stopped_because}" if stats.stopped_because else "")
         )
+        if stats.rechecked:
+            print(
+                f"then {stats.rechecked} unverified cache entries re-checked: confirmed {stats.recheck_confirmed}, "
+                f"retired {stats.recheck_contradicted} ({stats.recheck_replaced} replaced by the company the "
+                f"registry names), unsettled {stats.recheck_unsettled}"
+            )
     if stats.stopped_because == "token expired":
         print(f"error: the EQC token expired during the run: run {CAPTURE_COMMAND}, then drain again", file=sys.stderr)
         return EXIT_TOKEN

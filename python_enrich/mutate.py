@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from python_enrich.paths import PROJECT_DIR, SHARED_DIR
+from python_enrich.paths import PROJECT_DIR
 
 MUTANTS_DIR = PROJECT_DIR / "mutants"
 EQUIVALENTS_FILE = PROJECT_DIR / "tests" / "mutation_equivalents.txt"
@@ -112,10 +112,9 @@ def run_mutmut(max_children: int, verbose: bool) -> int:
     if mutmut is None:
         print("error: mutmut is not installed in this environment: run ./run test once first", file=sys.stderr)
         return 2
-    env = {**os.environ, "WDH_SHARED_DIR": str(SHARED_DIR.resolve())}
     output = None if verbose else subprocess.DEVNULL  # mutmut draws a spinner per mutant
     return subprocess.run(
-        [mutmut, "run", "--max-children", str(max_children)], cwd=PROJECT_DIR, env=env, stdout=output, check=False
+        [mutmut, "run", "--max-children", str(max_children)], cwd=PROJECT_DIR, stdout=output, check=False
     ).returncode
 
 

@@ -1,4 +1,4 @@
-"""The company-name normalizer (spec: shared/spec/normalization.md).
+"""The company-name normalizer (contract: docs/normalization.md).
 
 This is the compatible rule set of the warehouse we replace: every cache key, queue entry and
 temporary id depends on it, so it must agree with the SQL version (macros/normalize_company_name.sql)

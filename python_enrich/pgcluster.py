@@ -1,11 +1,11 @@
 """The private PostgreSQL cluster, or the server the standard PG* variables point at.
 
-With none of PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE set, a cluster is created from the
-installed server binaries in .pgdata/ (git-ignored), on a free loopback port, and reused by later
-runs.  initdb refuses to run as root, so as root the server runs as the `postgres` user; when that
-user cannot reach the project (a checkout under /root, mode 700) its data lives in a directory of
-its own under its home (.pgdata/server-location says where), and no permission of the user's
-directories is changed.
+With none of PGHOST, PGPORT, PGUSER, PGPASSWORD set, a cluster is created from the installed server
+binaries in .pgdata/ (git-ignored), on a free loopback port, and reused by later runs; PGDATABASE
+alone picks (and creates) a database of it, `warehouse` by default.  initdb refuses to run as
+root, so as root the server runs as the `postgres` user; when that user cannot reach the project
+(a checkout under /root, mode 700) its data lives in a directory of its own under its home
+(.pgdata/server-location says where), and no permission of the user's directories is changed.
 
 Only the owner gets in: scram-sha-256 over loopback TCP, no Unix socket, no `trust` line, with a
 password generated at initdb and kept in .pgdata/pgpass (mode 0600, the invoking user's), which our
@@ -18,6 +18,7 @@ by an older version is converted on its next start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import pwd
@@ -26,7 +27,7 @@ import shlex
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 
@@ -35,8 +36,12 @@ from psycopg2.extensions import encrypt_password
 
 from python_enrich.errors import first_line
 from python_enrich.paths import PROJECT_DIR
+from python_enrich.salt_notice import first_time_in_this_shell
 
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+# These name another server; PGDATABASE alone picks a database of the private cluster (created when
+# missing), e.g. real data in a database apart from the demo's.
+SERVER_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")
 CLUSTER_DIR = PROJECT_DIR / ".pgdata"
 SUPERUSER = "enrich"
 DATABASE = "warehouse"
@@ -91,7 +96,7 @@ class Server:
 
 def external_server_requested(environ: dict[str, str] | None = None) -> bool:
     environ = dict(os.environ) if environ is None else environ
-    return any(environ.get(name) for name in PG_VARIABLES)
+    return any(environ.get(name) for name in SERVER_VARIABLES)
 
 
 def check_reachable(timeout_s: int = 5) -> None:
@@ -243,7 +248,8 @@ class PrivateCluster:
         port = self.port()
         if port is None:
             raise SetupError("the private cluster has no port yet: run `python -m python_enrich.pgcluster start`")
-        return Server("127.0.0.1", port, SUPERUSER, DATABASE, private=True, passfile=str(self.passfile))
+        database = os.environ.get("PGDATABASE") or DATABASE
+        return Server("127.0.0.1", port, SUPERUSER, database, private=True, passfile=str(self.passfile))
 
     # -- lifecycle --------------------------------------------------------------------------
     def _choose_port(self) -> int:
@@ -395,9 +401,12 @@ def ensure_server() -> Server:
     if external_server_requested():
         if _names_private_cluster(cluster, running=False) and not os.environ.get("PGPASSFILE"):
             os.environ["PGPASSFILE"] = str(cluster.passfile)  # exported by an older `pgcluster env`
-        check_reachable()
         if _names_private_cluster(cluster):  # PG* exported by ./run for our own cluster
-            return replace(cluster.server(), database=os.environ.get("PGDATABASE") or DATABASE)
+            with contextlib.suppress(psycopg2.Error):  # unreachable: check_reachable says why
+                _create_database(cluster.server())  # PGDATABASE may name a database of its own
+        check_reachable()
+        if _names_private_cluster(cluster):
+            return cluster.server()
         return Server(
             os.environ.get("PGHOST", ""),
             int(os.environ.get("PGPORT") or 5432),
@@ -452,8 +461,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for key, value in ensure_server().env().items():
                 print(f"export {key}={shlex.quote(value)}")
-            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet:  # a secret: never printed
-                print("note: WDH_ALIAS_SALT is not set in this shell: export your temp-id salt too", file=sys.stderr)
+            # The salt is a secret: never printed. Its absence is said once per shell, not at every eval.
+            if not os.environ.get("WDH_ALIAS_SALT") and not args.quiet and first_time_in_this_shell():
+                print(
+                    "note: WDH_ALIAS_SALT is not set in this shell: temporary ids use the PUBLIC default salt; "
+                    "export your own salt (README: Choosing a salt)",
+                    file=sys.stderr,
+                )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +60,8 @@ def bar_chart(
     """Horizontal grouped bars as inline SVG; data-total lets a reader (or a test) check the sum.
 
     The caption shows the total with what it counts (`counted`: "rows", "builds", ...)."""
+    if not bars:
+        return empty_chart(chart_id, title, total, counted)
     row_h, label_w, width = 22, 260, 560
     height = max(1, len(bars)) * row_h * max(1, len(series)) + 40
     peak = max([v for bar in bars for v in bar.values] + [1])
@@ -87,6 +90,87 @@ def bar_chart(
     )
 
 
+def caption(title: str, total: float, counted: str) -> str:
+    return (
+        f'<figcaption>{html.escape(title)} <span class="total">{number(total)} {html.escape(counted)}</span>'
+        "</figcaption>"
+    )
+
+
+def empty_chart(chart_id: str, title: str, total: float, counted: str) -> str:
+    """A chart with nothing to show yet says so instead of leaving a blank space."""
+    return (
+        f'<figure class="chart empty" id="{chart_id}" data-total="{total:.15g}">{caption(title, total, counted)}'
+        '<p class="none-yet">none yet</p></figure>'
+    )
+
+
+@dataclass
+class Column:
+    header: str
+    series: str  # data-series of its bars
+    shown: Callable[[float], str]  # how a value is written
+
+
+def yuan(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def percent(value: float) -> str:
+    return f"{value:.1f} %"
+
+
+def bar_table(
+    chart_id: str, title: str, columns: list[Column], rows: list[tuple[str, list[float]]], total: float, counted: str
+) -> str:
+    """A compact table with a small bar in each figure's cell, every column on its own scale: figures
+    in different units (rows, yuan, %) never share one axis."""
+    if not rows:
+        return empty_chart(chart_id, title, total, counted)
+    width = 140
+    peaks = [max([float(values[i]) for _, values in rows] + [0.0]) or 1.0 for i in range(len(columns))]
+    head = "<th></th>" + "".join(f"<th>{html.escape(c.header)}</th>" for c in columns)
+    body = []
+    for label, values in rows:
+        cells = []
+        for index, (column, value) in enumerate(zip(columns, values, strict=True)):
+            w = width * max(float(value), 0.0) / peaks[index]
+            cells.append(
+                f'<td class="figure"><svg width="{width}" height="10" aria-hidden="true"><rect width="{w:.1f}" '
+                f'height="10" fill="{COLORS[index % len(COLORS)]}" data-series="{html.escape(column.series)}" '
+                f'data-value="{float(value):.15g}"></rect></svg> <span class="value">{column.shown(float(value))}'
+                "</span></td>"
+            )
+        body.append(f'<tr><th class="label">{html.escape(label)}</th>{"".join(cells)}</tr>')
+    return (
+        f'<figure class="chart" id="{chart_id}" data-total="{total:.15g}">{caption(title, total, counted)}'
+        f'<table class="bars"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></figure>'
+    )
+
+
+def numbered(runs: list[tuple[Any, ...]], count: int | None) -> list[tuple[int, tuple[Any, ...]]]:
+    """Runs numbered 1, 2, 3… in the order they ran (not by run-log id, which other runs share); the
+    shown runs are the last of `count` runs of their kind."""
+    first = (count if count is not None else len(runs)) - len(runs) + 1
+    return [(first + index, run) for index, run in enumerate(runs)]
+
+
+def grouped_builds(builds: list[tuple[int, str, list[float]]]) -> list[tuple[str, list[float]]]:
+    """Consecutive builds with the same figures (to 0.1 %) as one row: "builds 3–7 (5)"."""
+    groups: list[list[tuple[int, str, list[float]]]] = []
+    for build in builds:
+        if groups and [round(v, 1) for v in groups[-1][-1][2]] == [round(v, 1) for v in build[2]]:
+            groups[-1].append(build)
+        else:
+            groups.append([build])
+    rows = []
+    for group in groups:
+        (first, when, values), last = group[0], group[-1][0]
+        label = f"build {first} ({when})" if len(group) == 1 else f"builds {first}–{last} ({len(group)} alike)"
+        rows.append((label, values))
+    return rows
+
+
 def table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
@@ -103,6 +187,8 @@ def gather(cur: Any) -> dict[str, Any]:
         "order by run_id desc limit 20"
     )
     data["builds"] = list(reversed(cur.fetchall()))
+    cur.execute(f"select count(*) from {SCHEMA}.run_log where run_kind = 'build' and status = 'success'")  # noqa: S608
+    data["build_count"] = cur.fetchone()[0]
     cur.execute(f"select status, count(*) from {SCHEMA}.enrichment_requests group by 1 order by 1")  # noqa: S608
     data["queue"] = cur.fetchall()
     cur.execute(
@@ -110,6 +196,8 @@ def gather(cur: Any) -> dict[str, Any]:
         "and details ? 'stats' order by run_id desc limit 20"
     )
     data["drains"] = list(reversed(cur.fetchall()))
+    cur.execute(f"select count(*) from {SCHEMA}.run_log where run_kind = 'drain' and details ? 'stats'")  # noqa: S608
+    data["drain_count"] = cur.fetchone()[0]
     cur.execute(
         f"select run_id, extract(epoch from called_at)::float8 from {SCHEMA}.eqc_calls "  # noqa: S608
         "where run_id = any(%s) order by run_id, called_at",
@@ -174,7 +262,27 @@ def gather_review(cur: Any) -> dict[str, Any]:
         f"select coalesce(evidence, 'no evidence (' || source || ')'), count(*) from {SCHEMA}.company_name_index "  # noqa: S608
         "group by 1 order by 2 desc, 1"
     )
-    return {"review_waiting": waiting, "review_decided": decided, "evidence_mix": cur.fetchall()}
+    mix = cur.fetchall()
+    return {"review_waiting": waiting, "review_decided": decided, "evidence_mix": mix, **gather_verification(cur)}
+
+
+def gather_verification(cur: Any) -> dict[str, Any]:
+    """Verified and unverified cache entries, and what the last drain's re-checks changed."""
+    cur.execute(
+        f"select count(*) filter (where is_verified), count(*) filter (where not is_verified), "  # noqa: S608
+        f"count(*) filter (where not is_verified and recheck_outcome = 'unsettled'), "
+        f"(select count(*) from {SCHEMA}.retired_cache_entries) from {SCHEMA}.company_name_index"
+    )
+    verified, unverified, unsettled, retired = cur.fetchone()
+    cur.execute(
+        f"select details -> 'stats' from {SCHEMA}.run_log where run_kind = 'drain' and status <> 'running' "  # noqa: S608
+        "order by run_id desc limit 1"
+    )
+    stats = (cur.fetchone() or [None])[0] or {}
+    rechecks = {k: int(stats.get(k, 0)) for k in ("rechecked", "recheck_confirmed", "recheck_contradicted",
+                                                   "recheck_replaced", "recheck_unsettled")}  # fmt: skip
+    return {"verification": {"verified": verified, "unverified": unverified, "unsettled": unsettled,
+                             "retired": retired, **rechecks}}  # fmt: skip
 
 
 def render_review(data: dict[str, Any]) -> str:
@@ -191,13 +299,26 @@ def render_review(data: dict[str, Any]) -> str:
     )
     evidence = bar_chart("evidence-mix", "cache entries by evidence", [Bar(kind, [n]) for kind, n in mix],
                          ["entries"], sum(n for _, n in mix), counted="entries")  # fmt: skip
-    rows = [[name, f"{r:,}", f"{float(a):,.0f}", c, why] for name, r, a, c, why in waiting[:15]]
-    top = table(["name", "rows", "assets", "candidates", "why it waits"], rows, "review-top")
+    rows = [[name, f"{r:,}", yuan(float(a or 0)), c, why] for name, r, a, c, why in waiting[:15]]
+    top = table(["name", "rows", "assets (yuan)", "candidates", "why it waits"], rows, "review-top")
+    v = data.get("verification") or {}
+    verification = (
+        f'<p id="cache-verification" data-verified="{v.get("verified", 0)}" data-unverified="{v.get("unverified", 0)}" '
+        f'data-retired="{v.get("retired", 0)}">Cache entries verified: {v.get("verified", 0):,}; unverified '
+        f"(imported or without evidence; never above a row's own code, re-checked by the drain): "
+        f"{v.get('unverified', 0):,}, of which unsettled by a re-check: {v.get('unsettled', 0):,}; retired after a "
+        f"re-check contradicted them: {v.get('retired', 0):,}. The last drain re-checked {v.get('rechecked', 0):,}: "
+        f"confirmed {v.get('recheck_confirmed', 0):,}, retired {v.get('recheck_contradicted', 0):,} "
+        f"({v.get('recheck_replaced', 0):,} replaced by the company the registry names), unsettled "
+        f"{v.get('recheck_unsettled', 0):,}.</p>"
+        if v
+        else ""
+    )
     return (
         f'<h2 id="review-title" data-waiting="{len(waiting)}" data-decided="{in_force}">Review: {len(waiting):,} '
         f"names waiting, {in_force:,} decisions in force</h2>"
         f"<p>Decide with <code>python -m python_enrich.review</code>. Top names waiting by impact:</p>"
-        f"{top}{decisions}{evidence}"
+        f"{top}{decisions}{evidence}{verification}"
     )
 
 
@@ -220,16 +341,16 @@ def render(data: dict[str, Any], generated_at: datetime) -> str:
         )
     # 2. per build: cache hit rate (entries that existed before the build), own codes, keys the build
     #    learned from other rows' codes (backflow), temporary ids, as % of rows
-    build_bars = []
-    for run_id, started_at, details in data["builds"]:
+    builds = []
+    for ordinal, (_, started_at, details) in numbered(data["builds"], data.get("build_count")):
         split = split_by_evidence((e["company_id_source"], e["row_count"]) for e in details.get("tiers", []))
         rows = split["rows"] or 1
-        build_bars.append(
-            Bar(f"build {run_id} ({started_at:%m-%d %H:%M})", [100 * split[kind] / rows for kind in EVIDENCE])
-        )
-    charts.append(bar_chart("builds", "per build: cache hit rate, own codes, backflow, temporary ids (% of rows)",
-                            build_bars, ["cache hit %", "existing code %", "backflow %", "temporary id %"],
-                            len(build_bars), "", "builds"))  # fmt: skip
+        builds.append((ordinal, f"{started_at:%m-%d %H:%M}", [100 * split[kind] / rows for kind in EVIDENCE]))
+    build_columns = [
+        Column(header, header, percent) for header in ("cache hit %", "existing code %", "backflow %", "temporary id %")
+    ]
+    charts.append(bar_table("builds", "per build: cache hit rate, own codes, backflow, temporary ids (% of rows)",
+                            build_columns, grouped_builds(builds), len(builds), "builds"))  # fmt: skip
     # 3. queue depth by status
     queue_total = sum(count for _, count in data["queue"])
     charts.append(
@@ -244,17 +365,17 @@ def render(data: dict[str, Any], generated_at: datetime) -> str:
     )
     # 4. drain runs: outcomes and achieved rate against the limit
     drain_bars, rate_bars = [], []
-    for run_id, _, details in data["drains"]:
+    for ordinal, (run_id, _, details) in numbered(data["drains"], data.get("drain_count")):
         stats, options = details["stats"], details.get("options", {})
         errors = stats.get("retried_later", 0) + stats.get("failed", 0)
-        drain_bars.append(Bar(f"drain {run_id}", [stats["lookups"], stats["found"], stats["not_found"], errors]))
+        drain_bars.append(Bar(f"drain {ordinal}", [stats["lookups"], stats["found"], stats["not_found"], errors]))
         limit, _, window = str(options.get("rate_limit", "0/1")).partition("/")
         window_s = float(window or 1)
         # Calls in the run's busiest window of the limit's length, per minute: a 6-second burst of
         # 100 calls under 600/60 is 100/min, not 1,000/min extrapolated from 6 seconds.
         times = data.get("drain_call_times", {}).get(run_id)
         peak = busiest_window(times, window_s) if times else stats["calls"]
-        label = f"drain {run_id}"
+        label = f"drain {ordinal}"
         if stats.get("wall_s", 0) < window_s:
             label += f" ({stats.get('wall_s', 0):.0f} s burst)"
         rate_bars.append(Bar(label, [peak * 60 / window_s, float(limit) / window_s * 60]))
@@ -273,9 +394,10 @@ def render(data: dict[str, Any], generated_at: datetime) -> str:
     )
     # 5. top unresolved names
     unresolved = data["unresolved"]
-    charts.append(bar_chart("unresolved", "top unresolved names: rows and assets (millions)",
-                            [Bar(name, [rows, float(assets) / 1e6]) for name, _, rows, assets in unresolved],
-                            ["rows", "assets (millions)"], sum(r for _, _, r, _ in unresolved),
+    charts.append(bar_table("unresolved", "top unresolved names: rows and assets, each on its own scale",
+                            [Column("rows", "rows", number), Column("assets (yuan)", "assets", yuan)],
+                            [(name, [rows, float(assets or 0)]) for name, _, rows, assets in unresolved],
+                            sum(r for _, _, r, _ in unresolved),
                             counted=f"rows of these {len(unresolved)} names"))  # fmt: skip
     replaced = data["replaced"]
     since = f"since the last report ({data['last_report_at']:%Y-%m-%d %H:%M})" if data["last_report_at"] else "so far"
@@ -289,6 +411,9 @@ figure.chart {{ margin: 0 0 28px; }} figcaption {{ font-weight: bold; margin-bot
 .legend .key {{ margin-right: 12px; font-size: 12px; }}
 .legend i {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px; }}
 table {{ border-collapse: collapse; font-size: 12px; }} td, th {{ border: 1px solid #ccc; padding: 2px 6px; }}
+table.bars th.label {{ text-align: left; font-weight: normal; }} td.figure {{ white-space: nowrap; }}
+td.figure .value {{ display: inline-block; min-width: 110px; text-align: right; }}
+.none-yet {{ color: #777; font-style: italic; margin: 4px 0 0; }}
 </style></head><body>
 <h1>Company-id enrichment report</h1><p>Written {generated_at:%Y-%m-%d %H:%M:%S %Z} from the database.</p>
 {"".join(charts)}

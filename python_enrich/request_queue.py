@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg2.extensions import connection as Connection
 from psycopg2.extras import execute_values
@@ -187,6 +187,13 @@ class RequestQueue:
             )
 
 
+class Claimer(Protocol):
+    """Anything that claims its next piece of work inside a transaction (the lookup queue, the
+    cache re-checks), or returns None when nothing is due."""
+
+    def claim_in(self, cur: Any) -> Any: ...
+
+
 class SharedRateLimit:
     """At most `limit` EQC calls per `window_s` seconds across every drain on this database.
 
@@ -209,7 +216,7 @@ class SharedRateLimit:
         """Block until a slot is ours; False if should_stop() turned true while waiting."""
         return self._acquire(should_stop, lambda cur: True) is not None
 
-    def acquire_with_claim(self, queue: RequestQueue, should_stop: Callable[[], bool]) -> Claim | None:
+    def acquire_with_claim(self, queue: Claimer, should_stop: Callable[[], bool]) -> Any:
         """Wait for a slot, then claim the next due request in the same transaction: the slot is
         spent only if a request was claimed, and a lease never ages while we wait for the limit.
         None when nothing is due or we are stopping."""

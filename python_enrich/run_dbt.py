@@ -22,6 +22,8 @@ import psycopg2
 from python_enrich.db import env_with_salt
 from python_enrich.paths import PROJECT_DIR
 from python_enrich.salt import SaltMismatch, check_matches_state
+from python_enrich.salt_notice import SHOWN_ENV_VAR, first_time_in_this_shell
+from python_enrich.temp_id import SALT_ENV_VAR
 
 # dbt commands that run the on-run-start hooks (and so build with the salt).
 BUILDING_COMMANDS = {"build", "run", "seed", "test", "snapshot", "run-operation"}
@@ -41,20 +43,31 @@ def dbt_arguments(args: list[str]) -> list[str]:
     return [*args, *extra] if args and not args[0].startswith("-") else args
 
 
+def public_salt_notice_env() -> dict[str, str]:
+    """{SHOWN_ENV_VAR: "1"} when no salt is set and this shell was warned already: dbt's on-run-start
+    macro then does not warn again (the first build in a shell does)."""
+    if os.environ.get(SALT_ENV_VAR) or first_time_in_this_shell():
+        return {}
+    return {SHOWN_ENV_VAR: "1"}
+
+
 @contextmanager
 def salted_environment() -> Iterator[None]:
     """os.environ with the salt in PGOPTIONS for the duration (for in-process dbt)."""
-    saved = os.environ.get("PGOPTIONS")
+    changes = {**public_salt_notice_env()}
     salted = env_with_salt().get("PGOPTIONS")
     if salted is not None:
-        os.environ["PGOPTIONS"] = salted
+        changes["PGOPTIONS"] = salted
+    saved = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("PGOPTIONS", None)
-        else:
-            os.environ["PGOPTIONS"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def invoke(args: list[str]) -> object:
@@ -80,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         except psycopg2.Error:
             pass  # dbt itself reports a server it cannot reach
     os.chdir(PROJECT_DIR)
-    os.execve(dbt, [dbt, *dbt_arguments(args)], env_with_salt())
+    os.execve(dbt, [dbt, *dbt_arguments(args)], {**env_with_salt(), **public_salt_notice_env()})
     return 0  # not reached
 
 

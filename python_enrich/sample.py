@@ -38,6 +38,8 @@ COLLECTIVE_PLANS = ("AN001", "AN002", "AN003", "AN004")  # many companies share 
 STATUS_SUFFIXES = ("-已转出", "（终止）", "(已转出)", "-待转出", "（已终止）", "-清算", "(保留)")
 BUSINESS_SUFFIXES = ("-养老", "-福利", "(团托)", "-BSU280", "及下属子企业")
 PLACEHOLDER_NAMES = ("", "空白", "N/A", "无", "-", None, "null")
+SHAPED_PLACEHOLDERS = ("", "空白", "无", "0", "0", "#N/A", "nan", "None", "-", None)
+TOTALS_NAMES = ("合计", "小计", "总计", "合 计")
 PLACEHOLDER_CODES = ("", "N/A", "NULL", "NAN", "null", "0", "-")
 
 INSTITUTIONS = ("北京分公司", "上海分公司", "深圳分公司", "广东分公司", "江苏分公司", "浙江分公司", "总部")
@@ -160,12 +162,20 @@ def _month(rng: random.Random, formats: CellFormats) -> str:
 def performance_rows(
     rng: random.Random, companies: list[Company], count: int, formats: CellFormats
 ) -> Iterator[tuple[object, ...]]:
+    for _, row in performance_rows_of(rng, companies, count, formats):
+        yield row
+
+
+def performance_rows_of(
+    rng: random.Random, companies: list[Company], count: int, formats: CellFormats
+) -> Iterator[tuple[Company, tuple[object, ...]]]:
+    """(the company the row is about, the row)."""
     for _ in range(count):
         company = _pick(rng, companies)
         plan, plan_type = _plan(rng, company)
         name = name_variant(rng, company)
         start = round(rng.lognormvariate(15, 1.5), 2)
-        yield (
+        yield company, (
             _month(rng, formats), plan, plan_type, name, name_variant(rng, company) if rng.random() < 0.3 else name,
             f"{rng.randrange(10**11, 10**12)}", f"C{rng.randrange(10**8, 10**9)}" if rng.random() < 0.4 else "",
             _company_code(rng, company), formats.amount(start), formats.amount(start * rng.uniform(0.9, 1.15)),
@@ -177,27 +187,109 @@ def performance_rows(
 def income_rows(
     rng: random.Random, companies: list[Company], count: int, formats: CellFormats
 ) -> Iterator[tuple[object, ...]]:
+    for _, row in income_rows_of(rng, companies, count, formats):
+        yield row
+
+
+def income_rows_of(
+    rng: random.Random, companies: list[Company], count: int, formats: CellFormats
+) -> Iterator[tuple[Company, tuple[object, ...]]]:
+    """(the company the row is about, the row)."""
     for _ in range(count):
         company = _pick(rng, companies)
         plan, _ = _plan(rng, company)
-        yield (
+        yield company, (
             _month(rng, formats), plan, name_variant(rng, company), _company_code(rng, company),
             formats.amount(rng.lognormvariate(10, 1.2)), rng.choice(["企年受托", "企年投资"]),
             formats.rng.choice(INSTITUTIONS),
         )  # fmt: skip
 
 
-def sample_rows(rows: int, seed: int) -> tuple[SampleSize, list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """The size and the performance and income rows (raw table columns, as text) for a seed."""
+@dataclass
+class Sample:
+    """The rows of a seed and the truth about them: the company id each row is about (None for
+    totals rows and rows that name no company)."""
+
+    size: SampleSize
+    companies: list[Company]
+    performance: list[tuple[object, ...]]
+    income: list[tuple[object, ...]]
+    performance_truth: list[str | None]
+    income_truth: list[str | None]
+
+
+class NameShapes:
+    """Rows as real exports have them, from a random stream of their own (the other values stay
+    as they were): 客户名称 blank or a placeholder while 年金账户名 names the company, rows whose two
+    names are both placeholders, and totals rows (合计, 小计, 总计)."""
+
+    ACCOUNT_NAMED = 0.03  # placeholder customer name, the account name names the company
+    NAMELESS = 0.004  # both names placeholders
+    TOTALS = 0.002
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(f"name-shapes:{seed}")
+
+    def performance(self, company: Company, row: tuple[object, ...]) -> tuple[tuple[object, ...], str | None]:
+        """The row reshaped, or not, and the company it is about."""
+        roll = self.rng.random()
+        values = list(row)
+        if roll < self.TOTALS:
+            values[3], values[4] = self.rng.choice(TOTALS_NAMES), self.rng.choice(("", None, "合计"))
+            return tuple(values), None
+        if roll < self.TOTALS + self.NAMELESS:
+            values[3], values[4] = self.rng.choice(SHAPED_PLACEHOLDERS), self.rng.choice(SHAPED_PLACEHOLDERS)
+            return tuple(values), None
+        if roll < self.TOTALS + self.NAMELESS + self.ACCOUNT_NAMED:
+            values[3] = self.rng.choice(SHAPED_PLACEHOLDERS)
+            values[4] = name_variant_of_real_name(self.rng, company)
+        elif _is_placeholder_name(values[3]) and _is_placeholder_name(values[4]):
+            return row, None  # the generator's own placeholder names: no name says which company
+        return tuple(values), company.company_id
+
+    def income(self, company: Company, row: tuple[object, ...]) -> tuple[tuple[object, ...], str | None]:
+        """Income rows have no account name: a placeholder customer name names no company."""
+        if self.rng.random() < self.TOTALS:
+            return (row[0], row[1], self.rng.choice(TOTALS_NAMES), *row[3:]), None
+        return row, None if _is_placeholder_name(row[2]) else company.company_id
+
+
+def _is_placeholder_name(value: object) -> bool:
+    """The sample's own placeholders (the warehouse's rule is the with_resolution_name macro)."""
+    return value is None or value in PLACEHOLDER_NAMES or value in SHAPED_PLACEHOLDERS or value in TOTALS_NAMES
+
+
+def name_variant_of_real_name(rng: random.Random, company: Company) -> str:
+    """A variant of the company's name that is never a placeholder."""
+    while True:
+        name = name_variant(rng, company)
+        if not _is_placeholder_name(name):
+            return str(name)
+
+
+def build_sample(rows: int, seed: int) -> Sample:
+    """The rows of a seed (raw table columns, as text) with the truth about them."""
     if rows < 1:
         raise ValueError("--rows must be at least 1")
     size = sample_size(rows)
     companies = build_companies(size.companies, seed)
     rng = random.Random(f"sample:{seed}")
     formats = CellFormats(seed)
-    performance = list(performance_rows(rng, companies, size.performance_rows, formats))
-    income = list(income_rows(rng, companies, size.income_rows, formats))
-    return size, performance, income
+    shapes = NameShapes(seed)
+    performance = [
+        shapes.performance(c, r) for c, r in performance_rows_of(rng, companies, size.performance_rows, formats)
+    ]
+    income = [shapes.income(c, r) for c, r in income_rows_of(rng, companies, size.income_rows, formats)]
+    return Sample(
+        size, companies, [r for r, _ in performance], [r for r, _ in income],
+        [t for _, t in performance], [t for _, t in income],
+    )  # fmt: skip
+
+
+def sample_rows(rows: int, seed: int) -> tuple[SampleSize, list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The size and the performance and income rows (raw table columns, as text) for a seed."""
+    built = build_sample(rows, seed)
+    return built.size, built.performance, built.income
 
 
 def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], key_prefix: str) -> None:
@@ -213,20 +305,25 @@ def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], key_pref
     cur.copy_expert(f"copy raw.{table.name} ({column_list}) from stdin with (format csv, null '\\N')", buffer)  # type: ignore[attr-defined]
 
 
-def generate(rows: int = DEFAULT_ROWS, seed: int = 42) -> SampleSize:
-    """(Re)create the raw tables with generated data; returns the sizes written."""
-    size, performance, income = sample_rows(rows, seed)
+def generate(rows: int = DEFAULT_ROWS, seed: int = 42, legacy_cache: bool = False) -> SampleSize:
+    """(Re)create the raw tables with generated data (and, legacy_cache, the old warehouse's cache
+    table for `cache import`); returns the sizes written."""
+    built = build_sample(rows, seed)
     conn = connect()
     try:
         with conn, conn.cursor() as cur:
-            for table, table_rows in ((PERFORMANCE, performance), (INCOME, income)):
+            for table, table_rows in ((PERFORMANCE, built.performance), (INCOME, built.income)):
                 cur.execute(f"drop table if exists raw.{table.name}")
                 ensure_raw_table(cur, table)
                 _copy(cur, table, table_rows, f"sample{seed}")
             cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
+            if legacy_cache:
+                from python_enrich.sample_legacy_cache import legacy_entries, write_legacy_cache
+
+                write_legacy_cache(cur, legacy_entries(built, seed))
     finally:
         conn.close()
-    return size
+    return built.size
 
 
 def append_month(rows: int, month: str, seed: int = 42) -> SampleSize:
@@ -296,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"performance rows (default {DEFAULT_ROWS})")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--files", type=Path, metavar="DIR", help="write export files into DIR instead of the tables")
+    parser.add_argument(
+        "--legacy-cache",
+        action="store_true",
+        help="also write the old warehouse's cache (enterprise.enrichment_index, stale entries included) "
+        "for python -m python_enrich.cache import",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
@@ -304,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             size, workbook, income_csv = write_files(args.rows, args.seed, args.files)
             print(f"wrote {workbook} ({size.performance_rows} rows) and {income_csv} ({size.income_rows} rows)")
             return 0
-        size = generate(args.rows, args.seed)
+        size = generate(args.rows, args.seed, legacy_cache=args.legacy_cache)
     except Exception as error:  # one line for the user; psycopg2 errors carry no secrets
         print(f"error: could not write the sample: {first_line(error)}", file=sys.stderr)
         return 1

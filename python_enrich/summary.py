@@ -63,10 +63,34 @@ def fetch_state_counts(cur: Any, schema: str = SCHEMA) -> dict[str, int]:
     cur.execute(
         f"select (select count(*) from {schema}.company_name_index), "  # noqa: S608 - schema is ours
         f"(select count(*) from {schema}.enrichment_requests where status = 'pending'), "
-        f"(select count(*) from {schema}.temporary_ids where replaced_at is not null)"
+        f"(select count(*) from {schema}.temporary_ids where replaced_at is not null), "
+        f"(select count(*) from {schema}.company_name_index where is_verified), "
+        f"(select count(*) from {schema}.retired_cache_entries), "
+        f"(select count(*) from {schema}.retired_cache_entries where replaced_by_company_id is not null)"
     )
-    cache, pending, replaced = cur.fetchone()
-    return {"cache_entries": cache, "pending_requests": pending, "replaced_temp_ids": replaced}
+    cache, pending, replaced, verified, retired, retired_replaced = cur.fetchone()
+    counts = {
+        "cache_entries": cache, "pending_requests": pending, "replaced_temp_ids": replaced,
+        "verified_entries": verified, "unverified_entries": cache - verified,
+        "retired_entries": retired, "retired_and_replaced": retired_replaced,
+    }  # fmt: skip
+    cur.execute(
+        "select count(*) filter (where resolved_by_name = 'account_name'), "
+        "count(*) filter (where resolved_by_name is null) from ("
+        "select resolved_by_name from marts.annuity_performance union all "
+        "select resolved_by_name from marts.annuity_income) as resolved"
+    )
+    counts["account_name_rows"], counts["nameless_rows"] = cur.fetchone()
+    cur.execute("select count(*), coalesce(sum(row_count), 0) from marts.unverified_cache_conflicts")
+    counts["overruled_entries"], counts["overruled_rows"] = (int(n) for n in cur.fetchone())
+    cur.execute(
+        f"select details -> 'stats' from {schema}.run_log where run_kind = 'drain' "  # noqa: S608 - schema is ours
+        "and status <> 'running' order by run_id desc limit 1"
+    )
+    last_drain = (cur.fetchone() or [None])[0] or {}
+    for figure in ("rechecked", "recheck_confirmed", "recheck_contradicted", "recheck_replaced", "recheck_unsettled"):
+        counts[f"last_drain_{figure}"] = int(last_drain.get(figure, 0))
+    return counts
 
 
 def render(
@@ -98,10 +122,33 @@ def render(
             f"{split['rows']:,} rows ({percent(split['cache'], split['rows'])}); "
             f"own code {split['existing_code']:,}; backflow {split['backflow']:,}"
         )
+    if "account_name_rows" in state:
+        lines.append(
+            f"rows resolved by their account name (年金账户名; the customer name is blank or a placeholder): "
+            f"{state['account_name_rows']:,}; rows no name can resolve (totals rows, both names placeholders; "
+            f"none, listed in data_quality_issues): {state['nameless_rows']:,}"
+        )
     lines.append(
         f"cache: {state['cache_entries']:,} entries; queue: {state['pending_requests']:,} names waiting for "
         f"lookup; temporary ids replaced so far: {state['replaced_temp_ids']:,}"
     )
+    if "verified_entries" in state:
+        lines.append(
+            f"rows whose own code overrules an unverified cache entry: {state.get('overruled_rows', 0):,} "
+            f"({state.get('overruled_entries', 0):,} entries listed in marts.unverified_cache_conflicts, "
+            f"re-checked first)"
+        )
+        lines.append(
+            f"cache entries verified: {state['verified_entries']:,}; unverified (imported or without evidence, "
+            f"re-checked by the drain after the waiting names): {state['unverified_entries']:,}; retired after a "
+            f"re-check contradicted them: {state['retired_entries']:,} "
+            f"({state['retired_and_replaced']:,} replaced by the company the registry names)"
+        )
+        last = {k.removeprefix("last_drain_"): v for k, v in state.items() if k.startswith("last_drain_")}
+        lines.append(
+            f"last drain's re-checks: {last['rechecked']:,} (confirmed {last['recheck_confirmed']:,}, "
+            f"retired {last['recheck_contradicted']:,}, unsettled {last['recheck_unsettled']:,})"
+        )
     return "\n".join(lines)
 
 

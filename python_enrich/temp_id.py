@@ -1,4 +1,4 @@
-"""Deterministic temporary company ids (spec: shared/spec/temp-id.md)."""
+"""Deterministic temporary company ids (contract: docs/temp-ids.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from python_enrich.normalization import normalize_company_name
+from python_enrich.salt_notice import first_time_in_this_shell
 
 SALT_ENV_VAR = "WDH_ALIAS_SALT"
 PUBLIC_DEFAULT_SALT = "default_dev_salt_change_in_prod"
@@ -22,19 +23,22 @@ _warned_default = False
 
 
 def salt_from_env() -> str:
-    """The salt from WDH_ALIAS_SALT, or the old system's public default with a loud warning."""
+    """The salt from WDH_ALIAS_SALT, or the old system's public default with a loud warning (once
+    per shell, see python_enrich.salt_notice)."""
     global _warned_default
     salt = os.environ.get(SALT_ENV_VAR, "")
     if salt:
         return salt
     if not _warned_default:
-        log.warning(
-            "%s is not set: temporary ids use the PUBLIC default salt of the old warehouse. "
-            "Anyone can recompute them; set %s to your own secret for production data.",
-            SALT_ENV_VAR,
-            SALT_ENV_VAR,
-        )
         _warned_default = True
+        if first_time_in_this_shell():
+            log.warning(
+                "%s is not set: temporary ids use the PUBLIC default salt of the old warehouse. "
+                "Anyone can recompute them; set %s to your own secret for production data "
+                "(README: Choosing a salt). Said once per shell.",
+                SALT_ENV_VAR,
+                SALT_ENV_VAR,
+            )
     return PUBLIC_DEFAULT_SALT
 
 

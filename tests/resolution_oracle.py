@@ -16,15 +16,15 @@ MIN_CONFIDENCE = 0.6  # cache_min_confidence
 MAJORITY = 0.9  # backflow_majority
 DOMAINS = ("annuity_performance", "annuity_income")
 
-CacheEntry = tuple[str, str, str, float]  # key_type, lookup_key, company_id, confidence
+CacheEntry = tuple[str, str, str, float, bool]  # key_type, lookup_key, company_id, confidence, is_verified
 Resolution = tuple[str, str | None]  # company_id_source, company_id
 
 
 def cache_snapshot(project: DbtProject) -> list[CacheEntry]:
     return [
-        (t, k, c, float(conf))
-        for t, k, c, conf in project.query(
-            "select key_type, lookup_key, company_id, confidence from enrichment.company_name_index"
+        (t, k, c, float(conf), bool(verified))
+        for t, k, c, conf, verified in project.query(
+            "select key_type, lookup_key, company_id, confidence, is_verified from enrichment.company_name_index"
         )
     ]
 
@@ -49,14 +49,19 @@ class Oracle:
 
     def above_backflow(self, plan: str | None, normalized: str) -> Resolution | None:
         """What overrides and the usable cache say about (plan, normalized name), if anything."""
+        answer = self.above_backflow_verified(plan, normalized)
+        return None if answer is None else answer[:2]  # type: ignore[return-value]
+
+    def above_backflow_verified(self, plan: str | None, normalized: str) -> tuple[str, str | None, bool] | None:
+        """above_backflow, with whether the answer is verified (overrides are)."""
         plan_key = plan or ""
         if plan_key not in self.collective and ("plan", plan_key) in self.overrides:
-            return "plan_override", self.overrides[("plan", plan_key)]
+            return "plan_override", self.overrides[("plan", plan_key)], True
         if ("hardcode", plan_key) in self.overrides:
-            return "hardcode_override", self.overrides[("hardcode", plan_key)]
+            return "hardcode_override", self.overrides[("hardcode", plan_key)], True
         if normalized and ("name", normalized) in self.overrides:
-            return "name_override", self.overrides[("name", normalized)]
-        usable = {(t, k): c for t, k, c, conf in self.cache if conf >= MIN_CONFIDENCE}
+            return "name_override", self.overrides[("name", normalized)], True
+        usable = {(t, k): (c, verified) for t, k, c, conf, verified in self.cache if conf >= MIN_CONFIDENCE}
         keys = {
             "plan_customer": f"{plan_key}|{normalized}",
             "customer_name": normalized,
@@ -65,7 +70,7 @@ class Oracle:
         }
         for key_type in CACHE_ORDER:
             if (key_type, keys[key_type]) in usable:
-                return f"cache_{key_type}", usable[(key_type, keys[key_type])]
+                return f"cache_{key_type}", *usable[(key_type, keys[key_type])]
         return None
 
     def learned_keys(self, pairs: Iterable[tuple[str | None, str, str]]) -> dict[tuple[str, str], str]:
@@ -76,7 +81,7 @@ class Oracle:
                 ids[("customer_name", normalized, None, normalized)][code] += 1
                 if plan is not None:
                     ids[("plan_customer", f"{plan}|{normalized}", plan, normalized)][code] += 1
-        same_key = {(t, k): c for t, k, c, _ in self.cache}
+        same_key = {(t, k): c for t, k, c, _, _ in self.cache}
         learned = {}
         for (key_type, lookup_key, plan, normalized), counts in ids.items():
             top_count = max(counts.values())
@@ -92,9 +97,14 @@ class Oracle:
 
     def resolver(self, learned: dict[tuple[str, str], str]) -> Callable[[str | None, str, str | None], Resolution]:
         def resolve(plan: str | None, normalized: str, code: str | None) -> Resolution:
-            answer = self.above_backflow(plan, normalized)
+            if not normalized:  # no usable name: nothing answers the row
+                return "none", None
+            answer = self.above_backflow_verified(plan, normalized)
             if answer is not None:
-                return answer
+                source, company_id, verified = answer
+                if code and not verified and company_id != code:  # unverified: the row's own code wins
+                    return "existing_code", code
+                return source, company_id
             if code:
                 return "existing_code", code
             for key_type, key in zip(LEARNED_ORDER, (f"{plan or ''}|{normalized}", normalized), strict=True):
@@ -108,9 +118,9 @@ class Oracle:
 
 
 def mart_rows(project: DbtProject, domain: str) -> list[tuple[object, ...]]:
-    """plan_code, customer_name, normalized name, existing code, company_id, source, is_temporary_id."""
+    """plan_code, resolution name, its normalized form, existing code, company_id, source, is_temporary_id."""
     return project.query(
-        f"select plan_code, customer_name, customer_name_normalized, existing_company_id, company_id, "
+        f"select plan_code, resolution_name, resolution_name_normalized, existing_company_id, company_id, "
         f"company_id_source, is_temporary_id from marts.{domain}"
     )
 

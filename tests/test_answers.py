@@ -12,9 +12,9 @@ import pytest
 from python_enrich.eqc import answers
 from python_enrich.eqc.answers import AnswerError
 from python_enrich.eqc.client import Candidate
-from python_enrich.paths import SHARED_DIR
+from tests.reference_data import DATA_DIR
 
-EXAMPLES = SHARED_DIR / "reference" / "eqc_examples.json"
+EXAMPLES = DATA_DIR / "eqc_examples.json"
 
 # value -> the canonical id, or None when it must be refused
 IDS: list[tuple[object, str | None]] = [

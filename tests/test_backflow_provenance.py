@@ -8,11 +8,15 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from python_enrich import sample, summary
 from python_enrich.db import cursor
 from python_enrich.envvars import environment
 from tests.conftest import DbtProject, fresh_database
 from tests.resolution_oracle import DOMAINS, cache_snapshot, check_build, mart_rows
+
+pytestmark = pytest.mark.slow  # builds the sample warehouse in each test (./run test --fast leaves it out)
 
 
 def build_figures(project: DbtProject) -> dict[str, int]:

@@ -159,6 +159,7 @@ def test_a_malformed_base_url_is_refused_before_anything_runs(
     assert snapshot(warehouse) == before
 
 
+@pytest.mark.alone  # it leaves the server 4 free connections: no other worker may need more meanwhile
 def test_more_workers_than_free_connections_is_refused_and_closes_its_run(
     warehouse: DbtProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

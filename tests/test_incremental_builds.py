@@ -211,7 +211,8 @@ def test_a_changed_override(built: DbtProject) -> None:
 
 
 def test_a_retired_cache_entry(built: DbtProject) -> None:
-    """An entry below cache_min_confidence is kept but never used: every month stops using it."""
+    """The drain retires an entry the registry contradicts (moved to retired_cache_entries, never
+    used again): every month stops using it."""
     used = built.query(
         "select lookup_key, company_id from enrichment.company_name_index where key_type = 'customer_name' "
         "and lookup_key in (select customer_name_normalized from marts.annuity_performance "
@@ -226,8 +227,11 @@ def test_a_retired_cache_entry(built: DbtProject) -> None:
         (key,),
     )[0][0]
     built.query(
-        "update enrichment.company_name_index set confidence = 0.1 "
-        "where key_type = 'customer_name' and lookup_key = %s",
+        "with retired as (delete from enrichment.company_name_index "
+        "where key_type = 'customer_name' and lookup_key = %s returning *) "
+        "insert into enrichment.retired_cache_entries (key_type, lookup_key, company_id, confidence, source, "
+        "created_at, retired_reason) select key_type, lookup_key, company_id, confidence, source, created_at, "
+        "'test: the registry names another company' from retired",
         (key,),
     )
     build_and_compare_with_full_refresh(built)

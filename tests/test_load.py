@@ -258,3 +258,70 @@ def test_output_carries_no_control_characters(database: str, tmp_path: Path, cap
     code, out, err = run_load(capsys, "annuity_income", path)
     assert code == 0 and "\x1b" not in out + err and "\x07" not in out + err
     assert "\\x1b" in out  # shown, escaped
+
+
+def test_dry_run_counts_the_rows_a_load_would_replace_and_names_sample_data(
+    database: str, tmp_path: Path, capsys
+) -> None:
+    """A user's first real export over months the demo filled: the dry run says how many rows it would
+    replace and which are the demo's sample data; the load then says the same, and the counts are right."""
+    _, _, sample_income = sample.write_files(60, 3, tmp_path)
+    assert run_load(capsys, "annuity_income", sample_income)[0] == 0
+    own = income_csv(tmp_path / "own_2024.csv", [["202401", "P9", "戊公司", "", "1", ""]])
+    assert run_load(capsys, "annuity_income", own)[0] == 0
+    months = query("select 月度, _source_file from raw.annuity_income")
+    sample_month = next(m for m, source in months if source.startswith("收入明细_sample_3"))
+    counts = dict(
+        query(
+            "select _source_file, count(*) from raw.annuity_income where 月度 = any(%s) group by 1",
+            ([sample_month, "202401"],),
+        )
+    )
+    export = income_csv(
+        tmp_path / "export.csv", [[sample_month, "P1", "甲公司", "", "5", ""], ["202401", "P9", "戊公司", "", "2", ""]]
+    )
+    before = table_state("annuity_income")
+    code, out, _ = run_load(capsys, "annuity_income", export, "--dry-run")
+    assert code == 0 and table_state("annuity_income") == before
+    total, of_sample = sum(counts.values()), counts["收入明细_sample_3.csv"]
+    print(out.splitlines()[-2])
+    assert (
+        f"a load would replace {total:,} rows loaded before for these months "
+        f"({of_sample:,} of them the demo's sample data: '收入明细_sample_3.csv' {of_sample:,})"
+    ) in out
+    code, out, _ = run_load(capsys, "annuity_income", export)
+    assert code == 0
+    assert f"replaced {total:,} rows loaded before for these months ({of_sample:,} of them the demo's sample" in out
+    left = dict(
+        query(
+            "select _source_file, count(*) from raw.annuity_income where 月度 = any(%s) group by 1",
+            ([sample_month, "202401"],),
+        )
+    )
+    assert left == {"export.csv": 2}  # the replaced rows are gone, the export's are in
+
+
+def test_dry_run_of_a_first_load_replaces_nothing_and_says_so(database: str, tmp_path: Path, capsys) -> None:
+    path = income_csv(tmp_path / "first.csv", [["202501", "P1", "甲公司", "", "1", ""]])
+    code, out, _ = run_load(capsys, "annuity_income", path, "--dry-run")
+    assert code == 0 and "a load would replace 0 rows loaded before for these months\n" in out
+    assert "sample" not in out
+
+
+def test_only_the_sample_generators_sources_count_as_sample_data() -> None:
+    from python_enrich.load.tables import is_sample_source
+
+    sources = {
+        "sample": True,
+        "规模明细_sample_42.xlsx!规模明细": True,
+        "收入明细_sample_7.csv": True,
+        "规模明细_2025.xlsx!规模明细": False,
+        "my_sample_notes.csv": False,
+        "sample_2025.csv": False,
+        "": False,
+        None: False,
+    }
+    decided = {source: is_sample_source(source) for source in sources}
+    right = sum(decided[s] == truth for s, truth in sources.items())
+    print(f"sample-source decisions: {right} right, {len(sources) - right} wrong")
+    assert decided == sources

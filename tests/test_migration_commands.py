@@ -122,3 +122,39 @@ def test_cache_import_without_state_says_what_to_run(
     )
     assert cache.main(["import"]) == 1
     assert "run dbt build" in capsys.readouterr().err
+
+
+def test_import_never_replaces_a_verified_entry_nor_brings_back_a_retired_one(
+    dbt_project: DbtProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dbt_project.run("run-operation", "setup_enrichment_state")
+    checked, retired, new = (normalize_company_name(n) for n in ("甲科技有限公司", "乙实业有限公司", "丙能源有限公司"))
+    dbt_project.query(
+        "create schema enterprise; create table enterprise.enrichment_index (lookup_key text, lookup_type text, "
+        "company_id text, confidence numeric, source text)"
+    )
+    dbt_project.query(
+        "insert into enterprise.enrichment_index values (%s, 'customer_name', '200', 1, 'eqc'), "
+        "(%s, 'customer_name', '300', 1, 'eqc'), (%s, 'customer_name', '400', 1, 'eqc')",
+        (checked, retired, new),
+    )
+    dbt_project.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source, evidence) "
+        "values ('customer_name', %s, '201', 0.95, 'eqc', 'legal_form_variant')",
+        (checked,),
+    )
+    dbt_project.query(
+        "insert into enrichment.retired_cache_entries (key_type, lookup_key, company_id, source, retired_reason) "
+        "values ('customer_name', %s, '300', 'legacy_import', 'the registry names company 301 (exact_name)')",
+        (retired,),
+    )
+    assert cache.main(["import"]) == 0
+    out = capsys.readouterr().out
+    rows = {
+        k: (c, v)
+        for k, c, v in dbt_project.query(
+            "select lookup_key, company_id, is_verified from enrichment.company_name_index"
+        )
+    }
+    assert rows == {checked: ("201", True), new: ("400", False)}  # imported entries are unverified
+    assert "a verified entry holds the key" in out and "retired by a re-check" in out

@@ -11,10 +11,10 @@ import pytest
 
 from python_enrich import temp_id as temp_id_module
 from python_enrich.normalization import normalize_company_name
-from python_enrich.paths import SHARED_DIR
 from python_enrich.temp_id import PUBLIC_DEFAULT_SALT, temp_company_id, temp_id_for_normalized
+from tests.reference_data import DATA_DIR
 
-REFERENCE = SHARED_DIR / "reference" / "normalization_cases.json"
+REFERENCE = DATA_DIR / "normalization_cases.json"
 
 
 def reference_cases() -> list[dict[str, str | None]]:
@@ -99,7 +99,8 @@ def test_no_salt_configured_gives_the_old_warehouse_ids(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
         "WDH_ALIAS_SALT is not set: temporary ids use the PUBLIC default salt of the old warehouse. "
-        "Anyone can recompute them; set WDH_ALIAS_SALT to your own secret for production data."
+        "Anyone can recompute them; set WDH_ALIAS_SALT to your own secret for production data "
+        "(README: Choosing a salt). Said once per shell."
     ]
     monkeypatch.setenv("WDH_ALIAS_SALT", "")  # set but empty is no salt either
     assert temp_company_id("平安相伴今生企业年金集合计划") == "INXELNISM3IAVLLWF5"

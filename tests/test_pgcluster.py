@@ -152,3 +152,44 @@ def test_cluster_starts_under_a_directory_only_root_can_enter() -> None:
     finally:
         remove_cluster(cluster)
         shutil.rmtree(private, ignore_errors=True)
+
+
+def test_env_notes_the_missing_salt_once_per_shell(tmp_path: Path) -> None:
+    """`eval "$(./run py pgcluster env)"` in a shell without WDH_ALIAS_SALT notes it once, not at every eval."""
+    env = {k: v for k, v in os.environ.items() if k != "WDH_ALIAS_SALT"} | {"XDG_CACHE_HOME": str(tmp_path)}
+    notes = []
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-m", "python_enrich.pgcluster", "env"],
+            capture_output=True, text=True, env=env, check=True, timeout=120,
+        )  # fmt: skip
+        assert "export PGPORT=" in done.stdout and "WDH_ALIAS_SALT" not in done.stdout
+        notes.append("WDH_ALIAS_SALT is not set in this shell" in done.stderr)
+    print(f"salt notes over three evals in one shell: {notes}")
+    assert notes == [True, False, False]
+
+
+def test_pgdatabase_alone_picks_a_database_of_the_private_cluster() -> None:
+    """Real data apart from the demo's: `PGDATABASE=real ./run …` uses (and creates) that database of the
+    private cluster, and the default database is left alone."""
+    name = f"wdh_apart_{os.getpid()}"
+    try:
+        done = run_cluster_command("env", PGDATABASE=name)  # no other PG* variable: the private cluster
+        assert done.returncode == 0, done.stderr
+        assert f"export PGDATABASE={name}" in done.stdout and "export PGHOST=127.0.0.1" in done.stdout
+        exists = psycopg2.connect(dbname="postgres")
+        with exists.cursor() as cur:
+            cur.execute("select count(*) from pg_database where datname = any(%s)", ([name, "warehouse"],))
+            assert cur.fetchone() == (2,)
+        exists.close()
+        again = subprocess.run(  # with ./run's exports in the shell as well: the same database
+            [sys.executable, "-m", "python_enrich.pgcluster", "env", "--quiet"],
+            capture_output=True, text=True, env={**os.environ, "PGDATABASE": name}, check=False, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0 and f"export PGDATABASE={name}" in again.stdout
+    finally:
+        admin = psycopg2.connect(dbname="postgres")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -66,12 +66,12 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
             assert float(figure.get_attribute("data-total")) == float(total), chart_id
             bars = figure.locator("svg rect")
             assert bars.count() > 0, chart_id
-            assert bars.first.bounding_box()["width"] >= 0 and figure.locator("svg").bounding_box()["height"] > 0
+            assert bars.first.bounding_box()["width"] >= 0 and figure.locator("svg").first.bounding_box()["height"] > 0
         for domain in DOMAINS:  # distinct names per tier, counted from the mart's rows (not from keys)
             names = page.locator(f"figure#tiers-{domain} rect[data-series='distinct names']")
             shown_names = sorted(float(v) for v in names.evaluate_all("els => els.map(e => e.dataset.value)"))
             counted = built_warehouse.query(
-                f"select count(distinct customer_name_normalized) from marts.{domain} group by company_id_source"
+                f"select count(distinct resolution_name_normalized) from marts.{domain} group by company_id_source"
             )
             assert shown_names == sorted(float(n) for (n,) in counted), domain
         shown = page.locator("figure#tiers-annuity_performance rect[data-series='rows']")

@@ -89,7 +89,7 @@ def test_the_page_decides_and_the_next_build_and_drain_respect_it(reviewed) -> N
         page.goto(server.url)
         page.wait_for_selector("body[data-loaded]")
         card = page.locator(f'.card[data-name="{accepted.normalized_name}"]')
-        assert card.locator("ins, del").count() > 0  # differences are highlighted
+        assert card.locator("mark.differs, .lacks").count() > 0  # differences are highlighted
         assert card.locator(".spellings code").count() == len(accepted.spellings)
         card.locator(f'tr[data-id="{chosen}"] button.accept').click()
         page.locator(f'.card[data-name="{accepted.normalized_name}"]').wait_for(state="detached")

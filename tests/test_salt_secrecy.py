@@ -76,7 +76,7 @@ def assert_salt_nowhere(salt: str, files: list[Path], texts: list[str]) -> None:
 
 def test_build_used_the_salt(built_warehouse: DbtProject) -> None:
     rows = built_warehouse.query(
-        "select customer_name, company_id from marts.annuity_performance where is_temporary_id limit 50"
+        "select resolution_name, company_id from marts.annuity_performance where is_temporary_id limit 50"
     )
     assert rows, "the sample should leave some names with temporary ids"
     for name, company_id in rows:
@@ -217,13 +217,14 @@ def test_rotation_rekeys_and_records_every_id(built_warehouse: DbtProject, tmp_p
     # The next build (plain dbt, new salt) uses the new ids; the old salt is now the different one.
     assert plain_dbt(built_warehouse, tmp_path, "build", salt=NEW_SALT).returncode == 0
     for name, company_id in built_warehouse.query(
-        "select customer_name, company_id from marts.annuity_performance where is_temporary_id limit 50"
+        "select resolution_name, company_id from marts.annuity_performance where is_temporary_id limit 50"
     ):
         assert company_id == temp_company_id(name, NEW_SALT)
     assert plain_dbt(built_warehouse, tmp_path, "build", salt=built_warehouse.salt).returncode != 0
     assert_salt_nowhere(NEW_SALT, list(tmp_path.rglob("*")), [done.stdout, done.stderr])
 
 
+@pytest.mark.slow  # the demo end to end: two minutes
 def test_what_run_dbt_and_the_demo_print_holds_no_salt_or_token(tmp_path: Path) -> None:
     """The commands people watch, each in a subprocess with a distinctive salt and token set: the demo
     end to end as a user runs it (it loads its exports, builds, drains, builds again and prints its

@@ -108,7 +108,9 @@ def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProje
 
 
 def test_one_rows_code_never_outranks_the_cache_for_its_neighbours(built_warehouse: DbtProject) -> None:
-    """The issue's case: the cache maps the name to one id, one row of a plan carries another code."""
+    """The issue's case: the cache maps the name to one id, one row of a plan carries another code.
+    The entry is imported (unverified): the row with the code takes its own code, the entry is
+    listed and queued for a re-check; its neighbours without a code keep the entry's id."""
     name = normalize_company_name("华为技术有限公司")
     built_warehouse.query(
         "insert into enrichment.company_name_index (key_type, lookup_key, company_id, match_type, confidence, source) "
@@ -123,9 +125,16 @@ def test_one_rows_code_never_outranks_the_cache_for_its_neighbours(built_warehou
     for _ in range(2):  # and the next build does not learn it either
         built_warehouse.run("build")
         rows = built_warehouse.query(
-            "select company_id, company_id_source from marts.annuity_performance where plan_code = 'P2001'"
+            "select company_id, company_id_source from marts.annuity_performance where plan_code = 'P2001' "
+            "order by company_id"
         )
-        assert rows == [("602000001", "cache_customer_name")] * 3
+        assert rows == [("602000001", "cache_customer_name")] * 2 + [("612345678", "existing_code")]
+        assert built_warehouse.query(
+            "select c.key_type, c.cached_company_id, c.company_ids, c.row_count, i.recheck_priority "
+            "from marts.unverified_cache_conflicts as c join enrichment.company_name_index as i "
+            "using (key_type, lookup_key) where c.lookup_key = %s",
+            (name,),
+        ) == [("customer_name", "602000001", ["612345678"], 1, 1)]
         assert built_warehouse.query(
             "select company_id, prevailing_source, prevailing_company_id, conflict_kind, row_count, is_learned "
             "from marts.backflow_conflicts where key_type = 'plan_customer' and lookup_key = %s",

@@ -30,19 +30,19 @@ pairs as (
 
     select
         plan_code,
-        customer_name_normalized,
+        resolution_name_normalized,
         existing_company_id
     from performance
-    where existing_company_id is not null and customer_name_normalized <> ''
+    where existing_company_id is not null and resolution_name_normalized <> ''
 
     union all
 
     select
         plan_code,
-        customer_name_normalized,
+        resolution_name_normalized,
         existing_company_id
     from income
-    where existing_company_id is not null and customer_name_normalized <> ''
+    where existing_company_id is not null and resolution_name_normalized <> ''
 
 ),
 
@@ -51,7 +51,7 @@ by_key_and_id as (
     select
         'customer_name' as key_type,
         '' as plan_key,
-        customer_name_normalized as normalized_name,
+        resolution_name_normalized as normalized_name,
         existing_company_id as company_id,
         count(*) as row_count
     from pairs
@@ -62,7 +62,7 @@ by_key_and_id as (
     select
         'plan_customer' as key_type,
         plan_code as plan_key,
-        customer_name_normalized as normalized_name,
+        resolution_name_normalized as normalized_name,
         existing_company_id as company_id,
         count(*) as row_count
     from pairs

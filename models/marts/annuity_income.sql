@@ -21,7 +21,9 @@ rows_ as (
     select * from {{ ref('stg_annuity__income') }}
     -- The rows whose key's answer changed, and the rows of new or replaced batches (a full build:
     -- every row, batch_is_unbuilt is then `true`).
-    where {{ answer_key_in('changed_keys') }} or {{ batch_is_unbuilt('load_batch_id') }}
+    where
+        {{ answer_key_in('changed_keys', normalized_name='resolution_name_normalized') }}
+        or {{ batch_is_unbuilt('load_batch_id') }}
 
 ),
 
@@ -45,7 +47,10 @@ final as (
         'institution_name',
         'business_type',
         'customer_name_normalized',
-    ]) }}
+        'resolved_by_name',
+        'resolution_name',
+        'resolution_name_normalized',
+    ], normalized_name='resolution_name_normalized') }}
 
 )
 

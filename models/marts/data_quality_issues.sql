@@ -1,4 +1,5 @@
--- Every raw cell that could not be parsed (its value became NULL; the row itself was kept).
+-- Every raw cell that could not be parsed (its value became NULL; the row itself was kept), and
+-- every row no name can resolve (a totals row, or customer and account names both placeholders).
 with
 
 performance as (
@@ -35,6 +36,32 @@ flagged_rows as (
 
 ),
 
+nameless_rows as (
+
+    select
+        'annuity_performance' as table_name,
+        row_key,
+        source_file,
+        '客户名称' as column_name,
+        customer_name as raw_value,
+        name_problem as problem
+    from performance
+    where name_problem is not null
+
+    union all
+
+    select
+        'annuity_income' as table_name,
+        row_key,
+        source_file,
+        '客户名称' as column_name,
+        customer_name as raw_value,
+        name_problem as problem
+    from income
+    where name_problem is not null
+
+),
+
 final as (
 
     select
@@ -47,6 +74,10 @@ final as (
 
     from flagged_rows
     cross join lateral jsonb_each(flagged_rows.cell_problems) as problems
+
+    union all
+
+    select * from nameless_rows
 
 )
 

@@ -1,4 +1,4 @@
-"""The EQC registry client (contract: shared/spec/eqc-api.md): one method per endpoint.
+"""The EQC registry client (contract: docs/registry-api.md): one method per endpoint.
 
 Classifies every answer so that callers can act on it: TokenExpired (401 or a 200 body saying so)
 stops the run; RateLimited (429) and TransientError (timeouts, 5xx, dropped connections) may be

@@ -1,4 +1,4 @@
-"""A stand-in for the EQC registry that behaves like the real one (contract: shared/spec/eqc-api.md).
+"""A stand-in for the EQC registry that behaves like the real one (contract: docs/registry-api.md).
 
     python -m python_enrich.sandbox [--host 127.0.0.1] [--port N] [knobs...]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import psycopg2
 from python_enrich.db import connect
 from python_enrich.errors import first_line
 from python_enrich.load.read import FileError, read_source
-from python_enrich.load.tables import TABLES, MappingError, map_headers
-from python_enrich.load.write import PlannedLoad, plan_load, write_load
+from python_enrich.load.tables import TABLES, MappingError, is_sample_source, map_headers
+from python_enrich.load.write import PlannedLoad, count_replaced, plan_load, write_load
 
 log = logging.getLogger(__name__)
 SHOWN_MONTHLESS = 3
@@ -30,6 +31,10 @@ SHOWN_MONTHLESS = 3
 class LoadResult:
     plan: PlannedLoad
     replaced: int | None  # None for a dry run
+    # Rows loaded before that this load replaces (or, for a dry run, would), per source file; None
+    # when a dry run could not ask the database.
+    replacing: Counter[str] | None = None
+    unreachable: str = ""  # why a dry run could not count them
 
     @property
     def loaded(self) -> int:
@@ -67,12 +72,22 @@ def load_file(table_name: str, path: Path, sheet: str | None = None, dry_run: bo
             f"{source.source_name}: no row has a recognisable 月度 (first: {shown(plan.monthless[0][1])}), "
             "so a later load could not replace these rows: nothing was loaded"
         )
-    if dry_run:
-        return LoadResult(plan, None)
     try:
         conn = connect()
     except psycopg2.Error as error:
+        if dry_run:  # the file's own checks stand without a database
+            return LoadResult(plan, None, None, first_line(error))
         raise LoadError(f"cannot connect to PostgreSQL: {first_line(error)}") from None
+    try:
+        replacing = count_replaced(conn, plan)
+    except psycopg2.Error as error:
+        conn.close()
+        if dry_run:
+            return LoadResult(plan, None, None, first_line(error))
+        raise LoadError(f"{source.source_name}: nothing was loaded: {first_line(error)}") from None
+    if dry_run:
+        conn.close()
+        return LoadResult(plan, None, replacing)
     try:
         replaced = write_load(conn, plan)
     except psycopg2.Error as error:
@@ -80,7 +95,7 @@ def load_file(table_name: str, path: Path, sheet: str | None = None, dry_run: bo
     finally:
         conn.close()
     log.info("loaded %d rows into raw.%s, replaced %d", len(plan.rows), table.name, replaced)
-    return LoadResult(plan, replaced)
+    return LoadResult(plan, replaced, replacing)
 
 
 def describe(result: LoadResult) -> list[str]:
@@ -111,10 +126,29 @@ def describe(result: LoadResult) -> list[str]:
         lines += [f"  {month:%Y-%m}  {count:>9,} rows" for month, count in sorted(plan.months.items())]
         if plan.monthless:
             lines.append(f"  no month  {len(plan.monthless):>9,} rows")
+        if result.replacing is None:
+            lines.append(f"could not count the rows it would replace (database: {result.unreachable})")
+        else:
+            lines.append(
+                f"a load would replace {sum(result.replacing.values()):,} rows loaded before for these months"
+                + sample_note(result.replacing)
+            )
         lines.append("dry run: nothing was written")
     else:
-        lines.append(f"loaded {result.loaded:,} rows; replaced {result.replaced:,} rows loaded before for these months")
+        lines.append(
+            f"loaded {result.loaded:,} rows; replaced {result.replaced:,} rows loaded before for these months"
+            + sample_note(result.replacing or Counter())
+        )
     return lines
+
+
+def sample_note(replacing: Counter[str]) -> str:
+    """Which of the replaced rows are the demo's sample data, by source file."""
+    samples = {source: count for source, count in replacing.items() if is_sample_source(source)}
+    if not samples:
+        return ""
+    listed = ", ".join(f"{shown(source)} {count:,}" for source, count in sorted(samples.items()))
+    return f" ({sum(samples.values()):,} of them the demo's sample data: {listed})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sheet", help="the workbook's sheet (default: 规模明细 for performance, 收入明细 for income, else the first)"
     )
-    parser.add_argument("--dry-run", action="store_true", help="show the column mapping, months and row counts only")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the column mapping, months, row counts and how many rows loaded before it would replace",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:

@@ -8,6 +8,7 @@ incrementally by batch: it parses only the batches it has not seen whole.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ROW_KEY = "_row_key"
@@ -15,6 +16,13 @@ SOURCE_FILE = "_source_file"
 BATCH_ID = "_batch_id"
 LOADED_AT = "_loaded_at"
 MONTH = "月度"
+# The source names of the demo's sample data (python -m python_enrich.sample writes "sample" rows and
+# files named *_sample_<seed>.xlsx/.csv): a load that would replace them says so.
+SAMPLE_SOURCE = re.compile(r"^sample$|_sample_[0-9]+\.(?:xlsx|csv)(?:!.*)?$")
+
+
+def is_sample_source(source_file: str | None) -> bool:
+    return bool(source_file) and SAMPLE_SOURCE.search(source_file) is not None
 
 
 LOADER_COLUMNS = (SOURCE_FILE, ROW_KEY, BATCH_ID, LOADED_AT)

@@ -72,21 +72,51 @@ def ensure_raw_table(cur: object, table: RawTable) -> None:
             )
 
 
-def _replace_months(cur: object, plan: PlannedLoad) -> int:
-    """Delete the rows the load replaces; returns how many."""
+def _replaced_rows(cur: object, plan: PlannedLoad) -> tuple[sql.Composable, dict[str, list[str]]]:
+    """The condition (and its parameters) that selects the rows a load of `plan` replaces."""
     cur.execute(sql.SQL("select distinct {} from {}").format(sql.Identifier(MONTH), _identifier(plan.table.name)))  # type: ignore[attr-defined]
     existing = [value for (value,) in cur.fetchall()]  # type: ignore[attr-defined]
     in_loaded_months = [v for v in existing if v is not None and parse_month(v) in plan.months]
     monthless = [v for v in existing if v is not None and parse_month(v) is None]
-    cur.execute(  # type: ignore[attr-defined]
-        sql.SQL(
-            "delete from {table} where {month} = any(%(months)s) or (({month} is null or {month} = any(%(monthless)s))"
-            " and split_part({key}, ':', 1) in ("
-            "select split_part({key}, ':', 1) from {table} where {month} = any(%(months)s)))"
-        ).format(table=_identifier(plan.table.name), month=sql.Identifier(MONTH), key=sql.Identifier(ROW_KEY)),
-        {"months": in_loaded_months, "monthless": monthless},
-    )
+    condition = sql.SQL(
+        "{month} = any(%(months)s) or (({month} is null or {month} = any(%(monthless)s))"
+        " and split_part({key}, ':', 1) in ("
+        "select split_part({key}, ':', 1) from {table} where {month} = any(%(months)s)))"
+    ).format(table=_identifier(plan.table.name), month=sql.Identifier(MONTH), key=sql.Identifier(ROW_KEY))
+    return condition, {"months": in_loaded_months, "monthless": monthless}
+
+
+def _replace_months(cur: object, plan: PlannedLoad) -> int:
+    """Delete the rows the load replaces; returns how many."""
+    condition, params = _replaced_rows(cur, plan)
+    cur.execute(sql.SQL("delete from {} where ").format(_identifier(plan.table.name)) + condition, params)  # type: ignore[attr-defined]
     return int(cur.rowcount)  # type: ignore[attr-defined]
+
+
+def count_replaced(conn: Connection, plan: PlannedLoad) -> Counter[str]:
+    """Rows loaded before that a load of `plan` would replace, per source file; writes nothing."""
+    with conn, conn.cursor() as cur:
+        cur.execute("select to_regclass(%s)", (f"{RAW_SCHEMA}.{plan.table.name}",))
+        if cur.fetchone()[0] is None:
+            return Counter()
+        needed = [SOURCE_FILE, ROW_KEY, MONTH]
+        cur.execute(
+            "select count(*) from information_schema.columns where table_schema = %s and table_name = %s"
+            " and column_name = any(%s)",
+            (RAW_SCHEMA, plan.table.name, needed),
+        )
+        if cur.fetchone()[0] < len(needed):  # a user's own table the loader has not filled yet
+            return Counter()
+        condition, params = _replaced_rows(cur, plan)
+        cur.execute(
+            sql.SQL("select {source}, count(*) from {table} where ").format(
+                source=sql.Identifier(SOURCE_FILE), table=_identifier(plan.table.name)
+            )
+            + condition
+            + sql.SQL(" group by 1"),
+            params,
+        )
+        return Counter({source or "": int(count) for source, count in cur.fetchall()})
 
 
 def _copy(cur: object, plan: PlannedLoad) -> None:

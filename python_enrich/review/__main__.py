@@ -84,10 +84,12 @@ def log_run(conn: Any, action: str, details: dict[str, Any]) -> None:
 def print_list(conn: Any, limit: int, as_json: bool) -> None:
     with conn, conn.cursor() as cur:
         names = state.waiting(cur, limit)
+        total = state.waiting_count(cur)
     if as_json:
         print(json.dumps([vars(w) for w in names], ensure_ascii=False, default=str))
         return
-    say(f"{len(names)} name(s) waiting for review, by impact")
+    shown = f" (the first {len(names)})" if len(names) < total else ""
+    say(f"{total} name(s) waiting for review, by impact{shown}")
     for w in names:
         say(f"{w.normalized_name}\t{w.row_count} rows\tassets {w.asset_volume:,.0f}\t{w.reason}")
         for c in w.candidates:
@@ -123,6 +125,7 @@ def run_audit(conn: Any, args: argparse.Namespace) -> None:
         for f in findings[:200]:
             say(
                 f"  {f.rows} rows\t{f.key_type}\t{f.lookup_key}\t-> {f.company_id} {f.official_name or ''}\t{f.problem}"
+                + (f"\tre-check {f.recheck}" if f.recheck else "")
             )
         if not args.feed and findings:
             print("next: --audit-cache --feed puts them up for review (nothing is deleted without a decision)")

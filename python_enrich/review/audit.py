@@ -31,6 +31,7 @@ class Finding:
     match_type: str
     problem: str  # "no evidence" or "unverifiable"
     rows: int = 0
+    recheck: str = ""  # the drain's last re-check: "unsettled: <why>", or "" when not re-checked yet
 
     def as_candidate(self) -> dict[str, Any]:
         why = "a branch (分公司…), not the company" if self.official_name and is_branch(self.official_name) else ""
@@ -68,11 +69,11 @@ def _rows_affected(cur: Any, findings: list[Finding]) -> None:
     cur.execute(
         "select 'cache_' || key_type, lookup_key, count(*) "
         "from unnest(%s::text[], %s::text[]) as entry(key_type, lookup_key) join ("
-        "select company_id_source, plan_code, customer_name_normalized from marts.annuity_performance union all "
-        "select company_id_source, plan_code, customer_name_normalized from marts.annuity_income) as resolved "
+        "select company_id_source, plan_code, resolution_name_normalized from marts.annuity_performance union all "
+        "select company_id_source, plan_code, resolution_name_normalized from marts.annuity_income) as resolved "
         "on resolved.company_id_source = 'cache_' || entry.key_type and entry.lookup_key = case entry.key_type "
-        "when 'plan_customer' then resolved.plan_code || '|' || resolved.customer_name_normalized "
-        "else resolved.customer_name_normalized end group by 1, 2",
+        "when 'plan_customer' then resolved.plan_code || '|' || resolved.resolution_name_normalized "
+        "else resolved.resolution_name_normalized end group by 1, 2",
         ([f.key_type for f in findings], [f.lookup_key for f in findings]),
     )
     rows = {(tier.removeprefix("cache_"), key): count for tier, key, count in cur.fetchall()}
@@ -84,7 +85,8 @@ def audit_cache(conn: Any, feed: bool = False, include_unverifiable: bool = Fals
     """Check every registry-made or imported entry that carries no evidence yet."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            f"select key_type, lookup_key, company_id, official_name, credit_code, source, match_type "  # noqa: S608
+            f"select key_type, lookup_key, company_id, official_name, credit_code, source, match_type, "  # noqa: S608
+            "case when recheck_outcome = 'unsettled' then 'unsettled: ' || coalesce(recheck_reason, '') else '' end "
             f"from {SCHEMA}.company_name_index where evidence is null and source in ('eqc', 'legacy_import') "
             "and key_type in ('customer_name', 'former_name', 'plan_customer') order by key_type, lookup_key"
         )
@@ -92,17 +94,21 @@ def audit_cache(conn: Any, feed: bool = False, include_unverifiable: bool = Fals
         formers = _former_names(cur)
         verified: list[tuple[str, str, str]] = []
         findings: list[Finding] = []
-        for key_type, key, company_id, official, credit, source, match_type in entries:
+        for key_type, key, company_id, official, credit, source, match_type, recheck in entries:
             name = key.split("|", 1)[1] if key_type == "plan_customer" else key
             if not official:
-                findings.append(Finding(key_type, key, name, company_id, None, source, match_type, "unverifiable"))
+                findings.append(
+                    Finding(key_type, key, name, company_id, None, source, match_type, "unverifiable", 0, recheck)
+                )
                 continue
             candidate = Candidate(company_id, official, credit, "", 0.0, tuple(sorted(formers.get(company_id, ()))))
             evidence = evidence_for(name, candidate)
             if evidence:
                 verified.append((evidence, key_type, key))
             else:
-                findings.append(Finding(key_type, key, name, company_id, official, source, match_type, "no evidence"))
+                findings.append(
+                    Finding(key_type, key, name, company_id, official, source, match_type, "no evidence", 0, recheck)
+                )
         for evidence, key_type, key in verified:  # recording what was checked; no id changes
             cur.execute(
                 f"update {SCHEMA}.company_name_index set evidence = %s "  # noqa: S608

@@ -119,17 +119,26 @@ def waiting(cur: Any, limit: int = 500, name: str | None = None) -> list[Waiting
     return result
 
 
+def waiting_count(cur: Any) -> int:
+    """How many names wait for review (whatever --limit shows)."""
+    cur.execute(
+        f"select count(distinct normalized_name) from {SCHEMA}.enrichment_requests "  # noqa: S608
+        "where status = 'needs_review'"
+    )
+    return int(cur.fetchone()[0])
+
+
 def raw_spellings(cur: Any, names: list[str]) -> dict[str, list[tuple[str, int]]]:
     """How the rows spell each name (from the built marts; empty before the first build)."""
     cur.execute("select to_regclass('marts.annuity_performance'), to_regclass('marts.annuity_income')")
     if None in cur.fetchone() or not names:
         return {}
     cur.execute(
-        "select customer_name_normalized, customer_name, count(*) from ("
-        "select customer_name_normalized, customer_name from marts.annuity_performance "
-        "where customer_name_normalized = any(%s) union all "
-        "select customer_name_normalized, customer_name from marts.annuity_income "
-        "where customer_name_normalized = any(%s)) as spelled group by 1, 2 order by 1, 3 desc, 2",
+        "select resolution_name_normalized, resolution_name, count(*) from ("
+        "select resolution_name_normalized, resolution_name from marts.annuity_performance "
+        "where resolution_name_normalized = any(%s) union all "
+        "select resolution_name_normalized, resolution_name from marts.annuity_income "
+        "where resolution_name_normalized = any(%s)) as spelled group by 1, 2 order by 1, 3 desc, 2",
         (names, names),
     )
     result: dict[str, list[tuple[str, int]]] = {}

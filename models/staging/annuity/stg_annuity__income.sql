@@ -87,7 +87,7 @@ renamed as (
 
 final as (
 
-    {{ with_normalized_name('renamed', 'customer_name') }}
+    {{ with_resolution_name('renamed', 'customer_name') }}
 
 )
 

@@ -107,7 +107,7 @@ renamed as (
 
 final as (
 
-    {{ with_normalized_name('renamed', 'customer_name') }}
+    {{ with_resolution_name('renamed', 'customer_name', 'annuity_account_name') }}
 
 )
 
