@@ -2,8 +2,10 @@
   Incremental builds by load batch (docs/incremental-builds.md).
 
   Every row carries the batch that loaded it (`load_batch_id`; NULL for rows of tables the loader
-  did not write). A batch is only ever written whole and later loses rows (a month replaced or
-  deleted), so a batch whose row count differs from its upstream's is a changed batch. An
+  did not write) and the version of its raw row (`raw_version`: the raw row's xmin, the transaction
+  that last wrote it). A batch is written whole by one load; later it can lose rows (a month
+  replaced or deleted) or have cells edited in place (an update gives the row a new xmin). So a
+  batch whose row count or sum of versions differs from its upstream's is a changed batch. An
   incremental model:
     - pre-hook  forget_changed_batches: deletes its rows of changed batches, of batches gone
       upstream, and every row without a batch;
@@ -39,6 +41,15 @@
   {%- endif -%}
 {%- endmacro %}
 
+{# The version of a raw table's row: the transaction that last wrote it (xmin), as a number.
+   A unit test's given rows have no system columns: NULL there. #}
+{% macro raw_row_version() %}
+  {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
+    {{- return('cast(null as bigint)') -}}
+  {%- endif -%}
+  {{- return('cast(cast(xmin as text) as bigint)') -}}
+{% endmacro %}
+
 {% macro _normalizer_fingerprint() %}
   {#- Evaluated once per query (an uncorrelated scalar subquery). -#}
   {{- "(select left(md5(string_agg(p.prosrc, '' order by p.proname)), 8) from pg_proc as p "
@@ -50,20 +61,22 @@
   Pre-hook of an incremental model: delete the rows of batches whose row count differs from the
   upstream's (replaced, deleted or gone), and the rows without a batch. No-op on a full build.
 #}
-{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id') %}
-  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch)) -}}
+{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id', upstream_version='raw_version') %}
+  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch, upstream_version)) -}}
 {% endmacro %}
 
-{% macro default__forget_changed_batches(upstream, upstream_batch) %}
+{% macro default__forget_changed_batches(upstream, upstream_batch, upstream_version) %}
   {{- _postgres_only('forget_changed_batches') -}}
 {% endmacro %}
 
-{% macro postgres__forget_changed_batches(upstream, upstream_batch) %}
+{% macro postgres__forget_changed_batches(upstream, upstream_batch, upstream_version) %}
   {{- _require_sql_expression('forget_changed_batches', upstream_batch) -}}
+  {{- _require_sql_expression('forget_changed_batches', upstream_version) -}}
   {%- if is_incremental() -%}
-    {%- if execute and 'load_batch_id' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+    {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
+    {%- if execute and ('load_batch_id' not in built_columns or 'raw_version' not in built_columns) -%}
       {{ exceptions.raise_compiler_error(
-          this ~ " was built before incremental builds (it has no load_batch_id): run `dbt build --full-refresh` once") }}
+          this ~ " was built before incremental builds (no load_batch_id or raw_version): run `dbt build --full-refresh` once") }}
     {%- endif -%}
     delete from {{ this }} as built
     where
@@ -73,7 +86,8 @@
             from (
                 select
                     load_batch_id as batch_id,
-                    count(*) as row_count
+                    count(*) as row_count,
+                    sum(raw_version) as version_sum
                 from {{ this }}
                 where load_batch_id is not null
                 group by 1
@@ -81,13 +95,16 @@
             left join (
                 select
                     {{ upstream_batch }} as batch_id,
-                    count(*) as row_count
+                    count(*) as row_count,
+                    sum({{ upstream_version }}) as version_sum
                 from {{ upstream }}
                 where {{ upstream_batch }} is not null
                 group by 1
             ) as upstream_batches
                 on built_batches.batch_id = upstream_batches.batch_id
-            where upstream_batches.row_count is distinct from built_batches.row_count
+            where
+                upstream_batches.row_count is distinct from built_batches.row_count
+                or upstream_batches.version_sum is distinct from built_batches.version_sum
         )
   {%- endif -%}
 {%- endmacro %}

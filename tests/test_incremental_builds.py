@@ -278,3 +278,17 @@ def test_a_build_killed_part_way_then_the_next_equals_a_full_refresh(built: DbtP
         time.sleep(0.1)
     rows = build_and_compare_with_full_refresh(built)
     assert sum(rows.values()) == raw_rows(built)
+
+
+def test_a_cell_edited_in_place_in_raw(built: DbtProject) -> None:
+    """No load, only an update of raw cells: the rows' new versions make their batch build again."""
+    built.query(
+        "update raw.annuity_performance set 客户名称 = '更正后的客户有限公司' where _row_key in ("
+        "select _row_key from raw.annuity_performance order by _row_key limit 25)"
+    )
+    build_and_compare_with_full_refresh(built)
+    corrected = built.query(
+        "select count(*) from marts.annuity_performance where customer_name = '更正后的客户有限公司'"
+    )[0][0]
+    print(f"rows edited in place: 25; rows that carry the edit in the mart: {corrected}")
+    assert corrected == 25

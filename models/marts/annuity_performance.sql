@@ -38,6 +38,7 @@ final as (
     {{ attach_company_ids('rows_', 'company_keys', [
         'row_key',
         'load_batch_id',
+        'raw_version',
         'report_month',
         'plan_code',
         'plan_type',
