@@ -41,7 +41,7 @@ class Seen:
 
 
 class HostileRegistry:
-    def __init__(self, token: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
         self.answers: dict[str, Answer] = {}  # search key -> what to send
         self.first_answers: dict[str, list[Answer]] = {}  # search key -> sent once each, before the above
@@ -79,7 +79,7 @@ class HostileRegistry:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up: that is what some tests want
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
