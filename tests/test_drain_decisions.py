@@ -165,7 +165,7 @@ RUN_ENDS: list[tuple[Figures, int, str]] = [
 def test_exit_code_and_run_status_from_the_run_figures() -> None:
     codes_right = sum(d.exit_code(figures) == code for figures, code, _ in RUN_ENDS)
     statuses_right = sum(d.run_status(figures) == status for figures, _, status in RUN_ENDS)
-    print(f"exit codes right: {codes_right} of {len(RUN_ENDS)}; run statuses right: {statuses_right} of {len(RUN_ENDS)}")
+    print(f"of {len(RUN_ENDS)} run ends: exit code right {codes_right}, run status right {statuses_right}")
     for figures, code, status in RUN_ENDS:
         assert (d.exit_code(figures), d.run_status(figures)) == (code, status), figures
     assert (d.EXIT_OK, d.EXIT_FAILED, d.EXIT_SETUP, d.EXIT_TOKEN, d.EXIT_INTERRUPTED) == (0, 1, 2, 3, 130)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -77,7 +77,7 @@ def test_at_most_three_redirects(hops: int) -> None:
         if hops == 3:
             assert client.search("r0")[0][0].company_id == "700000001"
         else:
-            with pytest.raises(c.RequestFailed, match="^more than 3 redirects from search$"):
+            with pytest.raises(c.RequestFailed, match=r"^more than 3 redirects from search$"):
                 client.search("r0")
         assert len(registry.seen) == min(hops, 3) + 1
 
@@ -107,7 +107,11 @@ def one_answer(answer: Answer, call: str = "search") -> object:
         (raw_answer('{"a": NaN}'), c.MalformedAnswer, "not JSON"),
         (raw_answer("[" * 100_000 + "]" * 100_000), c.MalformedAnswer, "not JSON"),
         (raw_answer("null"), c.MalformedAnswer, "^the search answer is null$"),
-        (json_answer({"error": "Busy\x1b[2J" + "x" * 200}), c.RequestFailed, "^error 'Busy\\\\x1b\\[2Jx{72}' from search$"),
+        (
+            json_answer({"error": "Busy\x1b[2J" + "x" * 200}),
+            c.RequestFailed,
+            r"^error 'Busy\\x1b\[2Jx{72}' from search$",  # cut at 80 characters, escapes shown
+        ),
         (json_answer({"list": "x"}), c.MalformedAnswer, "list"),
     ],
 )
@@ -129,7 +133,7 @@ def test_a_403_is_sent_again_once_with_only_the_token() -> None:
     with HostileRegistry(TOKEN) as registry:
         registry.first_answers["q"] = [json_answer({}, 403), json_answer({}, 403)]
         client = EQCClient(TOKEN, registry.url, timeout_s=2)
-        with pytest.raises(c.RequestFailed, match="^HTTP 403 from search$"):
+        with pytest.raises(c.RequestFailed, match=r"^HTTP 403 from search$"):
             client.search("q")
         first, second = registry.seen
         assert first.headers["token"] == second.headers["token"] == TOKEN
@@ -149,7 +153,7 @@ def test_the_throttle_runs_before_every_request_and_can_stop_it() -> None:
         client.search("q")
         assert len(calls) == 2 and len(registry.seen) == 2
         stopped = EQCClient(TOKEN, registry.url, timeout_s=2, throttle=lambda: False)
-        with pytest.raises(c.Stopped, match="^stopping$"):
+        with pytest.raises(c.Stopped, match=r"^stopping$"):
             stopped.search("q")
         assert len(registry.seen) == 2
 
@@ -175,9 +179,9 @@ def test_malformed_business_info_and_labels_are_malformed_answers() -> None:
     with HostileRegistry(TOKEN) as registry:
         client = EQCClient(TOKEN, registry.url, timeout_s=2)
         registry.answer = lambda path, query, token: json_answer([1, 2])  # type: ignore[method-assign]
-        with pytest.raises(c.MalformedAnswer, match="^the business info answer is a list, not an object$"):
+        with pytest.raises(c.MalformedAnswer, match=r"^the business info answer is a list, not an object$"):
             client.business_info("42")
-        with pytest.raises(c.MalformedAnswer, match="^the labels answer is a list, not an object with a list$"):
+        with pytest.raises(c.MalformedAnswer, match=r"^the labels answer is a list, not an object with a list$"):
             client.labels("42")
 
 
@@ -186,7 +190,8 @@ def test_dropped_search_items_are_logged_by_reason_never_by_name(caplog: pytest.
     answer = json_answer({"list": [{"companyId": "7", "companyFullName": "甲公司"}, {"companyId": "x"}]})
     candidates, payload = one_answer(answer)  # type: ignore[misc]
     assert [x.company_id for x in candidates] == ["7"] and len(payload["list"]) == 2
-    assert [r.getMessage() for r in caplog.records] == ["dropped 1 unusable search items: 1 × companyId is not 1-20 ASCII digits"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["dropped 1 unusable search items: 1 × companyId is not 1-20 ASCII digits"]
     caplog.clear()
     one_answer(json_answer({"list": [{"companyId": "7", "companyFullName": "甲公司"}]}))
     assert caplog.records == []
@@ -198,7 +203,7 @@ def test_a_trickled_body_is_abandoned_at_the_deadline() -> None:
         registry.answers["q"] = Answer(200, b'{"list": []}' + b" " * 200, trickle_s=0.02)
         client = EQCClient(TOKEN, registry.url, timeout_s=0.5)
         started = time.monotonic()
-        with pytest.raises(c.TransientError, match="^the search answer took longer than 0.5 s$"):
+        with pytest.raises(c.TransientError, match=r"^the search answer took longer than 0.5 s$"):
             client.search("q")
         assert time.monotonic() - started < 1.5
 
@@ -206,7 +211,7 @@ def test_a_trickled_body_is_abandoned_at_the_deadline() -> None:
 def test_a_body_over_the_size_limit_is_malformed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(c, "MAX_BODY_BYTES", 1000)
     body = json.dumps({"list": [], "pad": "x" * 990}).encode()
-    with pytest.raises(c.MalformedAnswer, match="^the search answer is larger than 0 MB$"):
+    with pytest.raises(c.MalformedAnswer, match=r"^the search answer is larger than 0 MB$"):
         one_answer(Answer(200, body))
     assert one_answer(Answer(200, json.dumps({"list": [], "pad": "x" * 970}).encode()))[0] == []  # type: ignore[index]
     assert c.MAX_BODY_BYTES == 1000
@@ -218,9 +223,9 @@ def test_an_unreachable_registry_is_transient() -> None:
     with HostileRegistry(TOKEN) as registry:
         url = registry.url
     client = EQCClient(TOKEN, url, timeout_s=1)
-    with pytest.raises(c.TransientError, match="^ConnectionError calling search$"):
+    with pytest.raises(c.TransientError, match=r"^ConnectionError calling search$"):
         client.search("q")
-    with pytest.raises(c.RequestFailed, match="^InvalidURL calling findDepart$|calling findDepart$"):
+    with pytest.raises(c.RequestFailed, match=r"^InvalidURL calling findDepart$"):
         EQCClient(TOKEN, "http://[::1", timeout_s=1).business_info("1")
 
 
@@ -244,7 +249,7 @@ def test_bad_base_urls_are_refused_by_name(url: str, problem: str) -> None:
     with pytest.raises(c.BadBaseURL) as raised:
         c.check_base_url(url)
     text = str(raised.value)
-    assert text.startswith("WDH_EQC_BASE_URL ") and text.endswith(problem) or problem in text
+    assert text.startswith("WDH_EQC_BASE_URL ") and problem in text
     assert " is not a usable registry URL: " in text
     if "@" in url:
         assert "user:pw" not in text and "user@" not in text and "(value not shown: it may hold credentials)" in text
