@@ -110,7 +110,7 @@ def test_performance_files_must_name_the_customer() -> None:
     with pytest.raises(MappingError) as raised:
         map_headers(PERFORMANCE, headers)
     assert str(raised.value) == "missing required column 客户名称 (the file has: 月度, 计划代码, 年金账户名, 公司代码)"
-    with pytest.raises(MappingError, match="^missing required column 客户名称 "):
+    with pytest.raises(MappingError, match=r"^missing required column 客户名称 "):
         map_headers(INCOME, ["月度", "计划代码", "收入金额"])
 
 
@@ -130,11 +130,13 @@ def test_two_missing_columns_are_both_named() -> None:
 def test_headers_map_old_names_brackets_and_blanks() -> None:
     mapping = map_headers(PERFORMANCE, [" 月 度", "计划号", "客户名称", "流失（含待遇支付）", "机构", "备注", 7])  # type: ignore[list-item]
     assert mapping.mapped == {
-        " 月 度": "月度", "计划号": "计划代码", "客户名称": "客户名称", "流失（含待遇支付）": "流失(含待遇支付)", "机构": "机构名称",
+        " 月 度": "月度", "计划号": "计划代码", "客户名称": "客户名称", "流失（含待遇支付）": "流失(含待遇支付)",
+        "机构": "机构名称",
     }  # fmt: skip
     assert mapping.ignored == ["备注", "7"]
     assert mapping.missing_optional == [
-        "计划类型", "年金账户名", "年金账户号", "集团企业客户号", "公司代码", "期初资产规模", "期末资产规模", "供款", "业务类型",
+        "计划类型", "年金账户名", "年金账户号", "集团企业客户号", "公司代码", "期初资产规模", "期末资产规模",
+        "供款", "业务类型",
     ]  # fmt: skip
 
 

@@ -64,10 +64,9 @@ def test_the_queue_claims_the_higher_priority_first_when_priorities_differ_by_on
         )
     order = [claim(conn, "drain-a") for _ in range(5)]
     names = [c[1] if c else None for c in order]
-    assert names == ["最高", "高一级", "同级较晚", "低一级", None]  # equal priorities: the older request first
-    print(
-        f"claim order right: {sum(a == b for a, b in zip(names, ['最高', '高一级', '同级较晚', '低一级'], strict=False))} of 4"
-    )
+    truth = ["最高", "高一级", "同级较晚", "低一级", None]  # equal priorities: the older request first
+    print(f"claim order: {sum(a == b for a, b in zip(names, truth, strict=True))} of {len(truth)} right")
+    assert names == truth
 
 
 def test_an_outcome_is_written_only_by_the_drain_that_holds_the_lease(
