@@ -185,6 +185,8 @@ def test_a_run_stopped_by_a_worker_error_exits_non_zero() -> None:
         (Figures(failed=1, found=1), False),
         (Figures(failed=1, not_found=1), False),
         (Figures(retried_later=1, needs_review=1), False),
+        (Figures(failed=1, found=1, needs_review=1), False),  # successes add up, never cancel out
+        (Figures(failed=1, found=1, not_found=1), False),
     ],
 )
 def test_all_lookups_failed(figures: Figures, expected: bool) -> None:

@@ -5,6 +5,7 @@ these."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import time
@@ -208,15 +209,46 @@ def test_a_trickled_body_is_abandoned_at_the_deadline() -> None:
         assert time.monotonic() - started < 1.5
 
 
+def padded(size: int) -> bytes:
+    """A JSON search answer of exactly `size` bytes."""
+    body = json.dumps({"list": [], "pad": ""}).encode()
+    return body[:-2] + b"x" * (size - len(body)) + body[-2:]
+
+
 def test_a_body_over_the_size_limit_is_malformed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(c, "MAX_BODY_BYTES", 1000)
-    body = json.dumps({"list": [], "pad": "x" * 990}).encode()
-    with pytest.raises(c.MalformedAnswer, match=r"^the search answer is larger than 0 MB$"):
-        one_answer(Answer(200, body))
-    assert one_answer(Answer(200, json.dumps({"list": [], "pad": "x" * 970}).encode()))[0] == []  # type: ignore[index]
-    assert c.MAX_BODY_BYTES == 1000
-    monkeypatch.undo()
     assert c.MAX_BODY_BYTES == 8 * 1024 * 1024
+    with pytest.raises(c.MalformedAnswer, match=r"^the search answer is larger than 8 MB$"):
+        one_answer(Answer(200, padded(c.MAX_BODY_BYTES + 1)))
+    monkeypatch.setattr(c, "MAX_BODY_BYTES", 1000)
+    assert one_answer(Answer(200, padded(1000)))[0] == []  # type: ignore[index]  # the limit itself is allowed
+    with pytest.raises(c.MalformedAnswer, match=r"^the search answer is larger than 0 MB$"):
+        one_answer(Answer(200, padded(1001)))
+
+
+def test_a_body_in_many_pieces_is_read_whole() -> None:
+    answer = json_answer({"list": [{"companyId": "7", "companyFullName": "甲公司"}]})
+    answer.trickle_s = 0.001
+    assert [x.company_id for x in one_answer(answer)[0]] == ["7"]  # type: ignore[index]
+
+
+def test_a_gzip_body_is_decoded() -> None:
+    body = gzip.compress(json.dumps({"list": [{"companyId": "7", "companyFullName": "甲公司"}]}).encode())
+    assert [x.company_id for x in one_answer(Answer(200, body, {"Content-Encoding": "gzip"}))[0]] == ["7"]  # type: ignore[index]
+
+
+def test_a_body_cut_short_is_transient() -> None:
+    with pytest.raises(c.TransientError, match=r"^ProtocolError reading the search answer$"):
+        one_answer(Answer(200, b'{"list": []}' * 10, cut_after=5))
+
+
+def test_a_registry_that_never_answers_times_out() -> None:
+    started = time.monotonic()
+    with HostileRegistry(TOKEN) as registry:
+        registry.answers["q"] = Answer(200, b'{"list": []}', silent_s=3)
+        client = EQCClient(TOKEN, registry.url, timeout_s=0.5)
+        with pytest.raises(c.TransientError, match=r"^ReadTimeout calling search$"):
+            client.search("q")
+        assert time.monotonic() - started < 2
 
 
 def test_an_unreachable_registry_is_transient() -> None:
@@ -242,17 +274,17 @@ def test_an_unreachable_registry_is_transient() -> None:
         ("http://eqc.example/#x", "it must not carry a query, a fragment, spaces or control characters"),
         ("http://eqc.example/a b", "it must not carry a query, a fragment, spaces or control characters"),
         ("http://eqc.example/\x1b", "it must not carry a query, a fragment, spaces or control characters"),
-        ("http://eqc.example:99999", "Port out of range"),
+        ("http://eqc.example:99999", "Port out of range 0-65535"),
     ],
 )
 def test_bad_base_urls_are_refused_by_name(url: str, problem: str) -> None:
     with pytest.raises(c.BadBaseURL) as raised:
         c.check_base_url(url)
     text = str(raised.value)
-    assert text.startswith("WDH_EQC_BASE_URL ") and problem in text
-    assert " is not a usable registry URL: " in text
+    assert text.startswith("WDH_EQC_BASE_URL ") and text.endswith(f" is not a usable registry URL: {problem}")
     if "@" in url:
-        assert "user:pw" not in text and "user@" not in text and "(value not shown: it may hold credentials)" in text
+        assert text.startswith("WDH_EQC_BASE_URL (value not shown: it may hold credentials) is not")
+        assert "user:pw" not in text and "user@" not in text
     else:
         assert f"WDH_EQC_BASE_URL {c.for_terminal(url)[:100]!r} is not" in text
         assert "\x1b" not in text
@@ -267,14 +299,15 @@ def test_a_long_bad_base_url_is_shown_cut() -> None:
 def test_good_base_urls_lose_the_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     assert c.check_base_url("https://eqc.example/") == "https://eqc.example"
     assert c.check_base_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+    assert c.check_base_url("http://127.0.0.1:8080/apiX//") == "http://127.0.0.1:8080/apiX"
     monkeypatch.delenv("WDH_EQC_BASE_URL", raising=False)
     assert c.base_url_from_env() == "https://eqc.pingan.com"
     monkeypatch.setenv("WDH_EQC_BASE_URL", "")
     assert c.base_url_from_env() == "https://eqc.pingan.com"
-    monkeypatch.setenv("WDH_EQC_BASE_URL", "http://127.0.0.1:9/")
-    assert c.base_url_from_env() == "http://127.0.0.1:9"
-    assert EQCClient(TOKEN).base_url == "http://127.0.0.1:9"
-    assert EQCClient(TOKEN, "http://other:1/").base_url == "http://other:1"
+    monkeypatch.setenv("WDH_EQC_BASE_URL", "http://127.0.0.1:9/X/")
+    assert c.base_url_from_env() == "http://127.0.0.1:9/X"
+    assert EQCClient(TOKEN).base_url == "http://127.0.0.1:9/X"
+    assert EQCClient(TOKEN, "http://other:1/X/").base_url == "http://other:1/X"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ from tests.test_raw_parsing import MONTH_CASES
         ("evil\u202egnp.exe", "evil\\u202egnp.exe"),
         ("\u200e\u200f\u2066\u2069", "\\u200e\\u200f\\u2066\\u2069"),
         ("bad-\udc80.xlsx", "bad-\\udc80.xlsx"),  # an undecodable file name (surrogateescape)
+        ("名\udc80称.xlsx", "名\\udc80称.xlsx"),  # only the unsafe character is escaped
+        ("平安\x1b[31m保险", "平安\\x1b[31m保险"),
         ("\ud800", "\\ud800"),  # a lone high surrogate
         ("\u200b\u00a0x", "\u200b\u00a0x"),  # format and space characters are not controls
         (12, "12"),
