@@ -85,7 +85,11 @@ def test_an_outcome_is_written_only_by_the_drain_that_holds_the_lease(
         with other, other.cursor() as cur:
             claimed_by_b = second.claim_in(cur)
         assert claimed_by_b is not None and claimed_by_b.request_id == claimed_by_a.request_id
-        # A's every outcome is refused now; the request stays B's.
+        # A's every outcome is refused now, its cache entries and raw answer too; the request stays B's.
+        late = ("customer_name", "租约公司", "700000001", "租约公司", None, "exact", 1.0, "exact_name")
+        assert first.found(claimed_by_a, "700000001", [late], [("700000001", "search", "租约公司", {})]) is False
+        assert state.query("select count(*) from enrichment.company_name_index") == [(0,)]
+        assert state.query("select count(*) from enrichment.eqc_responses") == [(0,)]
         assert first.not_found(claimed_by_a, 30.0, "late") is False
         assert first.needs_review(claimed_by_a, [], "late") is False
         assert first.retry_later(claimed_by_a, 0.0, "late", 5) == "pending"  # what A asked, not what happened
