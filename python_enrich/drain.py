@@ -20,12 +20,11 @@ import argparse
 import json
 import logging
 import os
-import random
 import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,22 @@ import psycopg2
 from python_enrich import db
 from python_enrich.cache_recheck import CONFIRMED, CONTRADICTED, RecheckClaim, RecheckQueue, due_rechecks, recheck
 from python_enrich.cli_types import OneLineErrorParser, bounded_float, bounded_int, rate_limit
+from python_enrich.drain_decisions import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SETUP,
+    EXIT_TOKEN,
+    all_lookups_failed,
+    backoff_s,
+    exit_code,
+    former_name_checks,
+    former_names_of,
+    give_back_delay_s,
+    rate_limited_wait_s,
+    run_status,
+    verdict_after_former_names,
+)
 from python_enrich.eqc import answers
 from python_enrich.eqc.client import (
     BadBaseURL,
@@ -56,7 +71,6 @@ from python_enrich.safe_output import for_terminal
 from python_enrich.token_store import read_token
 
 CAPTURE_COMMAND = "python -m python_enrich.auth --capture --save"
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_TOKEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_CODES = """exit codes:
   0    the run finished (names found, not found, kept for review or given back for a later retry)
   1    the run failed: lookups were attempted and none succeeded because of errors, or a worker failed
@@ -64,8 +78,6 @@ EXIT_CODES = """exit codes:
        the registry unreachable, or not enough database connections for --concurrency
   3    the EQC token is invalid or expired: capture a new one
   130  interrupted (Ctrl-C): unfinished claims were handed back"""
-RETRY_AFTER_CAP_S = 120.0  # a longer Retry-After gives the request back until then instead of sleeping
-MAX_DEFERRAL_S = 30 * 86400.0
 MAX_CONCURRENCY = 64
 
 log = logging.getLogger("python_enrich.drain")
@@ -124,27 +136,6 @@ class DrainStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-
-
-def ids_without_former_names(payload: Any) -> set[str]:
-    """Companies whose search item does not say what their former names are (no field at all)."""
-    items = payload.get("list") if isinstance(payload, dict) else None
-    return {
-        str(item.get("companyId") or "").strip()
-        for item in items or []
-        if isinstance(item, dict) and item.get("company_former_name") is None
-    }
-
-
-def former_names_of(info: dict[str, Any]) -> tuple[str, ...]:
-    """findDepart's company_former_name: several names separated by commas (either width)."""
-    text = str(info.get("company_former_name") or "").replace("，", ",")
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def backoff_s(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
-    """Capped exponential backoff with ±20% jitter: 1 s, 2 s, 4 s, … (attempt 0, 1, 2, …)."""
-    return min(cap, base * 2**attempt) * random.uniform(0.8, 1.2)
 
 
 class Drain:
@@ -222,9 +213,9 @@ class Drain:
             except RateLimited as error:
                 last = error
                 self.stats.add(transient_errors=1)
-                if error.retry_after_s is not None and error.retry_after_s > RETRY_AFTER_CAP_S:
+                wait = rate_limited_wait_s(error.retry_after_s, backoff_s(attempt))
+                if wait is None:
                     raise  # not slept here: the request goes back to the queue until then
-                wait = error.retry_after_s if error.retry_after_s is not None else backoff_s(attempt)
             except TransientError as error:
                 last = error
                 self.stats.add(transient_errors=1)
@@ -248,15 +239,15 @@ class Drain:
         verdict = decide(name, candidates, rejected)
         if verdict.outcome == "accept":
             return verdict
-        unknown = ids_without_former_names(payload) - rejected
-        to_check = [c for c in candidates if c.company_id in unknown][: self.options.former_name_checks]
+        to_check = former_name_checks(candidates, payload, rejected, self.options.former_name_checks)
         if not to_check:
             return verdict
-        learned = {}
+        infos = {}
         for candidate in to_check:
-            info = self._call(lambda company_id=candidate.company_id: client.business_info(company_id))
-            learned[candidate.company_id] = replace(candidate, former_names=former_names_of(info))
-        return decide(name, [learned.get(c.company_id, c) for c in candidates], rejected)
+            infos[candidate.company_id] = self._call(
+                lambda company_id=candidate.company_id: client.business_info(company_id)
+            )
+        return verdict_after_former_names(name, candidates, infos, rejected)
 
     def _lookup(self, claim: Claim, queue: RequestQueue, client: EQCClient) -> None:
         options = self.options
@@ -313,9 +304,8 @@ class Drain:
     def _give_back(self, claim: Claim, queue: RequestQueue, reason: str, error: BaseException | None = None) -> None:
         """Back to the queue for a later attempt, or `failed` after the last one, with the reason."""
         options = self.options
-        delay = min(3600.0, options.retry_delay_s * 2 ** max(claim.attempts - 1, 0))
-        if isinstance(error, RateLimited) and error.retry_after_s is not None:
-            delay = max(delay, min(error.retry_after_s, MAX_DEFERRAL_S))
+        retry_after_s = error.retry_after_s if isinstance(error, RateLimited) else None
+        delay = give_back_delay_s(options.retry_delay_s, claim.attempts, retry_after_s)
         if queue.retry_later(claim, delay, for_terminal(reason), options.max_attempts) == "failed":
             self.stats.add(failed=1)
         else:
@@ -446,16 +436,14 @@ class Drain:
             for worker in workers:
                 worker.join()
         reporter.finish()
-        status = {None: "success", "interrupted": "interrupted"}.get(self.stats.stopped_because, "error")
-        error = None
-        if status == "success" and self.all_lookups_failed():
-            status, error = "error", f"no lookup succeeded: {self.stats.retried_later + self.stats.failed} errors"
+        status, error = run_status(self.stats), None
+        if self.stats.stopped_because is None and self.all_lookups_failed():
+            error = f"no lookup succeeded: {self.stats.retried_later + self.stats.failed} errors"
         self._log_end(conn, status, error)
 
     def all_lookups_failed(self) -> bool:
         """Lookups were attempted and every one ended in an error."""
-        stats = self.stats
-        return stats.retried_later + stats.failed > 0 and stats.found + stats.not_found + stats.needs_review == 0
+        return all_lookups_failed(self.stats)
 
     def _open_worker_connections(self, conn: Any) -> list[Any]:
         """One connection per worker, all opened before any claim: a server that cannot serve
@@ -680,19 +668,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"retired {stats.recheck_contradicted} ({stats.recheck_replaced} replaced by the company the "
                 f"registry names), unsettled {stats.recheck_unsettled}"
             )
-    if stats.stopped_because == "token expired":
+    code = exit_code(stats)
+    if code == EXIT_TOKEN:
         print(f"error: the EQC token expired during the run: run {CAPTURE_COMMAND}, then drain again", file=sys.stderr)
-        return EXIT_TOKEN
-    if stats.stopped_because == "interrupted":
-        return EXIT_INTERRUPTED
-    if drain.all_lookups_failed():
+    elif code == EXIT_FAILED and all_lookups_failed(stats):
         print(
             f"error: no lookup succeeded ({stats.retried_later} given back, {stats.failed} failed); the reasons "
             "are in the queue's last_error (python -m python_enrich.export unresolved, or the report)",
             file=sys.stderr,
         )
-        return EXIT_FAILED
-    return EXIT_FAILED if stats.stopped_because else EXIT_OK
+    return code
 
 
 if __name__ == "__main__":

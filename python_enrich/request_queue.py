@@ -129,8 +129,10 @@ class RequestQueue:
     ) -> bool:
         """Cache entries (key_type, key, company_id, official_name, credit_code, match_type,
         confidence, evidence) and the request's completion with its evidence in one transaction:
-        both or neither."""
+        both or neither.  A drain whose lease was reclaimed writes neither (False)."""
         with self.conn, self.conn.cursor() as cur:
+            if not self._finish(cur, claim, "done", resolved_company_id=company_id, last_error=None, evidence=evidence):
+                return False  # the lease first: a late answer must not reach the cache either
             upsert_cache(cur, [(*entry[:7], "eqc", entry[7]) for entry in entries])
             for company, endpoint, key, body in responses:
                 cur.execute(
@@ -139,7 +141,7 @@ class RequestQueue:
                     "set body = excluded.body, company_id = excluded.company_id, fetched_at = now()",
                     (company, endpoint, key, json.dumps(body, ensure_ascii=False)),
                 )
-            return self._finish(cur, claim, "done", resolved_company_id=company_id, last_error=None, evidence=evidence)
+            return True
 
     def needs_review(self, claim: Claim, candidates: list[dict[str, Any]], reason: str) -> bool:
         """No candidate carries evidence: keep the top ones for a person; the name resolves nothing."""

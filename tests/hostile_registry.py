@@ -23,6 +23,8 @@ class Answer:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     trickle_s: float = 0.0  # pause before each byte of the body
+    silent_s: float = 0.0  # pause before the status line (a registry that accepts and says nothing)
+    cut_after: int | None = None  # send only this many bytes of the body, then hang up
 
 
 def json_answer(payload: Any, status: int = 200, **headers: str) -> Answer:
@@ -41,7 +43,7 @@ class Seen:
 
 
 class HostileRegistry:
-    def __init__(self, token: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
         self.answers: dict[str, Answer] = {}  # search key -> what to send
         self.first_answers: dict[str, list[Answer]] = {}  # search key -> sent once each, before the above
@@ -63,6 +65,7 @@ class HostileRegistry:
 
             def reply(self, answer: Answer) -> None:
                 try:
+                    time.sleep(answer.silent_s)
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json; charset=utf-8")
                     self.send_header("Content-Length", str(len(answer.body)))
@@ -70,7 +73,7 @@ class HostileRegistry:
                         self.send_header(name, value)
                     self.end_headers()
                     if not answer.trickle_s:
-                        self.wfile.write(answer.body)
+                        self.wfile.write(answer.body[: answer.cut_after])
                         return
                     for index in range(len(answer.body)):
                         time.sleep(answer.trickle_s)
@@ -79,7 +82,7 @@ class HostileRegistry:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up: that is what some tests want
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 

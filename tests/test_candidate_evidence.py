@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from python_enrich import drain
+from python_enrich import drain, drain_decisions
 from python_enrich.eqc.client import Candidate
 from python_enrich.eqc.matching import (
     assess,
@@ -304,8 +304,8 @@ def test_as_review_is_what_a_person_sees() -> None:
 
 def test_former_names_missing_from_search_items_are_fetched() -> None:
     payload = {"list": [{"companyId": 7, "companyFullName": "甲"}, {"companyId": "8", "company_former_name": ""}]}
-    assert drain.ids_without_former_names(payload) == {"7"}
-    assert drain.former_names_of({"company_former_name": "甲公司， 乙公司,,"}) == ("甲公司", "乙公司")
+    assert drain_decisions.ids_without_former_names(payload) == {"7"}
+    assert drain_decisions.former_names_of({"company_former_name": "甲公司， 乙公司,,"}) == ("甲公司", "乙公司")
 
 
 ACCEPT_KINDS = {"exact", "branch", "decoy_other_city", "decoy_longer_trade_name", "decoy_branch"}  # listed by name
