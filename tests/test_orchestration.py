@@ -249,6 +249,8 @@ def test_one_materialization_of_every_asset_replaces_temporary_ids(cycle: dict[s
         figures["looked up"].value == figures["found"].value + figures["for review"].value + figures["not found"].value
     )
     assert replaced <= figures["found"].value + statuses.get("done", 0)
+    outcomes = sum(figures[f"re-check {o}"].value for o in ("confirmed", "retired", "unsettled"))
+    assert figures["cache entries re-checked"].value == outcomes, "every re-check has one outcome"
     rebuilt = next(
         m.metadata
         for m in result.asset_materializations_for_node("rebuild_after_drain")  # type: ignore[attr-defined]

@@ -70,6 +70,11 @@ def figures(stats: DrainStats, drain: Drain) -> dict[str, Any]:
         "not found": stats.not_found,
         "errors": stats.retried_later + stats.failed,
         "registry calls": stats.calls,
+        # The re-checks of unverified (imported) cache entries, after the waiting names.
+        "cache entries re-checked": stats.rechecked,
+        "re-check confirmed": stats.recheck_confirmed,
+        "re-check retired": stats.recheck_contradicted,
+        "re-check unsettled": stats.recheck_unsettled,
         "due before": drain.queue_total,
         "seconds": stats.wall_s,
         "run_log run_id": drain.run_id,
