@@ -14,12 +14,14 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg2 import sql
 
-from python_enrich.eqc.registry import Registry, build_registry
-from python_enrich.sample import Sample
+from python_enrich.standins.registry import Registry, build_registry
+
+if TYPE_CHECKING:  # a type only: sample.py imports this module when it writes the legacy cache
+    from python_enrich.standins.sample import Sample
 
 SCHEMA, TABLE = "enterprise", "enrichment_index"  # where the old warehouse kept it (cache import's defaults)
 IN_OLD_CACHE = 0.85  # share of the sample's companies the old warehouse had looked up
