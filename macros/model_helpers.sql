@@ -98,10 +98,9 @@
         {%- for column in columns %}
         rows_.{{ column }},
         {%- endfor %}
-        company_keys.company_id,
-        company_keys.company_id_source,
-        company_keys.company_id_confidence,
-        company_keys.is_temporary_id
+        {%- for column in company_answer_columns() %}
+        company_keys.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
     from {{ rows }} as rows_
 

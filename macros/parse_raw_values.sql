@@ -104,9 +104,19 @@
   {{- _require_sql_expression('parse_amount', expr) -}}
   {%- set number = "([0-9]{1,16}|[0-9]{1,3}(,[0-9]{3}){1,4})([.][0-9]+)?" -%}
   {%- set c = _cleaned_cell(expr) -%}
+  {#- The fast path: a plain number, as most cells are. Its pattern has no counted repetition
+      (PostgreSQL's regex engine pays for {1,16} on every cell); the digit bound is checked apart. -#}
   (
     case
-        when {{ expr }} ~ '^-?{{ number }}$' then cast(replace({{ expr }}, ',', '') as numeric(20, 2))
+        when {{ expr }} ~ '^-?[0-9]+([.][0-9]+)?$'
+            then case
+                when length(split_part(ltrim({{ expr }}, '-'), '.', 1)) <= 16 then cast({{ expr }} as numeric(20, 2))
+            end
+        when {{ expr }} ~ '^-?[0-9]{1,3}(,[0-9]{3})+([.][0-9]+)?$'
+            then case
+                when length({{ expr }}) - length(replace({{ expr }}, ',', '')) <= 4
+                    then cast(replace({{ expr }}, ',', '') as numeric(20, 2))
+            end
         when {{ c }} ~ '^[+-]?{{ number }}$' then cast(replace({{ c }}, ',', '') as numeric(20, 2))
         when {{ c }} ~ '^[(]{{ number }}[)]$' then -cast(replace(btrim({{ c }}, '()'), ',', '') as numeric(20, 2))
         when {{ c }} ~ '^[+-]?[0-9]{1,16}([.][0-9]+)?[eE][+-]?[0-9]{1,2}$'

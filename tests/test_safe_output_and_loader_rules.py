@@ -158,8 +158,10 @@ def test_canonical_headers() -> None:
 def test_the_tables_and_their_loader_columns() -> None:
     assert tables.TABLES == {"annuity_performance": PERFORMANCE, "annuity_income": INCOME}
     assert PERFORMANCE.required == INCOME.required == ("月度", "计划代码", "客户名称")
-    assert PERFORMANCE.all_columns[-2:] == INCOME.all_columns[-2:] == ("_source_file", "_row_key")
-    assert PERFORMANCE.all_columns[:-2] == tables.PERFORMANCE_COLUMNS and len(tables.PERFORMANCE_COLUMNS) == 14
+    loader = ("_source_file", "_row_key", "_batch_id", "_loaded_at")  # the batch columns: incremental builds
+    assert PERFORMANCE.all_columns[-4:] == INCOME.all_columns[-4:] == tables.LOADER_COLUMNS == loader
+    assert PERFORMANCE.all_columns[:-4] == tables.PERFORMANCE_COLUMNS and len(tables.PERFORMANCE_COLUMNS) == 14
     assert INCOME.columns == ("月度", "计划代码", "客户名称", "公司代码", "收入金额", "业务类型", "机构名称")
     assert (PERFORMANCE.default_sheet, INCOME.default_sheet) == ("规模明细", "收入明细")
     assert tables.MONTH == "月度" and tables.ROW_KEY == "_row_key" and tables.SOURCE_FILE == "_source_file"
+    assert (tables.BATCH_ID, tables.LOADED_AT) == ("_batch_id", "_loaded_at")

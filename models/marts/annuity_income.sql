@@ -1,9 +1,29 @@
+{{ config(
+    materialized='incremental',
+    unique_key='row_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_batches(ref('stg_annuity__income')) }}",
+    post_hook="{{ record_applied_answers(ref('int_annuity_income__company_keys')) }}",
+) }}
 -- Every income row, with its company id, the tier that resolved it and the confidence.
 with
+
+changed_keys as (
+
+    -- The keys whose answer changed since this mart was built (macros/incremental_builds.sql).
+    {{ changed_answer_keys(ref('int_annuity_income__company_keys')) }}
+
+),
 
 rows_ as (
 
     select * from {{ ref('stg_annuity__income') }}
+    -- The rows whose key's answer changed, and the rows of new or replaced batches (a full build:
+    -- every row, batch_is_unbuilt is then `true`).
+    where
+        {{ answer_key_in('changed_keys', normalized_name='resolution_name_normalized') }}
+        or {{ batch_is_unbuilt('load_batch_id') }}
 
 ),
 
@@ -17,6 +37,8 @@ final as (
 
     {{ attach_company_ids('rows_', 'company_keys', [
         'row_key',
+        'load_batch_id',
+        'raw_version',
         'report_month',
         'plan_code',
         'customer_name',

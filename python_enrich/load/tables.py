@@ -1,7 +1,9 @@
 """The raw tables the loader fills: their columns, which a file must have, and the header variants.
 
-Every raw column is text; staging parses it. `_row_key` and `_source_file` are the loader's own
-columns: where each row came from (the file's hash and row number, and the file's name).
+Every raw column is text; staging parses it. `_row_key`, `_source_file`, `_batch_id` and
+`_loaded_at` are the loader's own columns: where each row came from (the file's hash and row number,
+and the file's name) and which load wrote it (one batch id per load, and when). Staging builds
+incrementally by batch: it parses only the batches it has not seen whole.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 
 ROW_KEY = "_row_key"
 SOURCE_FILE = "_source_file"
+BATCH_ID = "_batch_id"
+LOADED_AT = "_loaded_at"
 MONTH = "月度"
 # The source names of the demo's sample data (python -m python_enrich.sample writes "sample" rows and
 # files named *_sample_<seed>.xlsx/.csv): a load that would replace them says so.
@@ -19,6 +23,9 @@ SAMPLE_SOURCE = re.compile(r"^sample$|_sample_[0-9]+\.(?:xlsx|csv)(?:!.*)?$")
 
 def is_sample_source(source_file: str | None) -> bool:
     return bool(source_file) and SAMPLE_SOURCE.search(source_file) is not None
+
+
+LOADER_COLUMNS = (SOURCE_FILE, ROW_KEY, BATCH_ID, LOADED_AT)
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class RawTable:
 
     @property
     def all_columns(self) -> tuple[str, ...]:
-        return (*self.columns, SOURCE_FILE, ROW_KEY)
+        return (*self.columns, *LOADER_COLUMNS)
 
 
 PERFORMANCE_COLUMNS = (

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pandas as pd
 from psycopg2 import sql
@@ -20,7 +21,7 @@ from psycopg2.extensions import connection as Connection
 
 from python_enrich.load.cells import parse_month
 from python_enrich.load.read import SourceTable
-from python_enrich.load.tables import MONTH, ROW_KEY, SOURCE_FILE, ColumnMapping, RawTable
+from python_enrich.load.tables import BATCH_ID, LOADED_AT, MONTH, ROW_KEY, SOURCE_FILE, ColumnMapping, RawTable
 
 RAW_SCHEMA = "raw"
 
@@ -32,7 +33,7 @@ class PlannedLoad:
     table: RawTable
     source: SourceTable
     mapping: ColumnMapping
-    rows: pd.DataFrame  # raw column names; plus _source_file and _row_key
+    rows: pd.DataFrame  # raw column names; plus _source_file and _row_key (the batch columns at write)
     months: Counter[date]  # rows per month
     monthless: list[tuple[int, str]]  # (row number, cell) of rows without a recognisable month
 
@@ -129,8 +130,15 @@ def _copy(cur: object, plan: PlannedLoad) -> None:
     cur.copy_expert(statement, buffer)  # type: ignore[attr-defined]
 
 
+def new_batch_id() -> str:
+    """A load's batch id: unique per load, so staging tells a reloaded month from the one it parsed."""
+    return uuid.uuid4().hex
+
+
 def write_load(conn: Connection, plan: PlannedLoad) -> int:
     """Replace the file's months and COPY its rows, in one transaction; returns the rows replaced."""
+    plan.rows[BATCH_ID] = new_batch_id()
+    plan.rows[LOADED_AT] = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     with conn, conn.cursor() as cur:
         ensure_raw_table(cur, plan.table)
         # One load at a time per table; readers (dbt) go on meanwhile.

@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +29,8 @@ import pandas as pd
 from python_enrich.db import connect
 from python_enrich.errors import first_line
 from python_enrich.load.cells import FULL_WIDTH, HALF_WIDTH
-from python_enrich.load.tables import INCOME, PERFORMANCE, ROW_KEY, SOURCE_FILE, RawTable
-from python_enrich.load.write import ensure_raw_table
+from python_enrich.load.tables import INCOME, PERFORMANCE, RawTable
+from python_enrich.load.write import ensure_raw_table, new_batch_id
 from python_enrich.standins.companies import Company, build_companies
 
 DEFAULT_ROWS = 30_986
@@ -292,13 +292,16 @@ def sample_rows(rows: int, seed: int) -> tuple[SampleSize, list[tuple[object, ..
     return built.size, built.performance, built.income
 
 
-def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], seed: int) -> None:
+def _copy(cur: object, table: RawTable, rows: list[tuple[object, ...]], key_prefix: str) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # One batch, as one load of one file: staging parses it once.
+    loader = ["sample", None, new_batch_id(), datetime.now(timezone.utc).isoformat(timespec="microseconds")]
     for number, row in enumerate(rows, start=2):  # numbered as the rows of an export with a header
-        writer.writerow(["\\N" if value is None else value for value in row] + ["sample", f"sample{seed}:{number}"])
+        loader[1] = f"{key_prefix}:{number}"
+        writer.writerow(["\\N" if value is None else value for value in (*row, *loader)])
     buffer.seek(0)
-    column_list = ", ".join(f'"{column}"' for column in (*table.columns, SOURCE_FILE, ROW_KEY))
+    column_list = ", ".join(f'"{column}"' for column in table.all_columns)
     cur.copy_expert(f"copy raw.{table.name} ({column_list}) from stdin with (format csv, null '\\N')", buffer)  # type: ignore[attr-defined]
 
 
@@ -312,7 +315,7 @@ def generate(rows: int = DEFAULT_ROWS, seed: int = 42, legacy_cache: bool = Fals
             for table, table_rows in ((PERFORMANCE, built.performance), (INCOME, built.income)):
                 cur.execute(f"drop table if exists raw.{table.name}")
                 ensure_raw_table(cur, table)
-                _copy(cur, table, table_rows, seed)
+                _copy(cur, table, table_rows, f"sample{seed}")
             cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
             if legacy_cache:
                 from python_enrich.standins.sample_legacy_cache import legacy_entries, write_legacy_cache
@@ -321,6 +324,25 @@ def generate(rows: int = DEFAULT_ROWS, seed: int = 42, legacy_cache: bool = Fals
     finally:
         conn.close()
     return built.size
+
+
+def append_month(rows: int, month: str, seed: int = 42) -> SampleSize:
+    """Append one more month to the raw tables, one batch per table as a monthly load writes.
+
+    rows counts both tables (three quarters performance); the companies are the history's (same
+    seed), and every row's 月度 is month, written as the exports write it (e.g. 202601).
+    """
+    size, performance, income = sample_rows(max(1, rows * 3 // 4), seed)
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            for table, table_rows in ((PERFORMANCE, performance), (INCOME, income)):
+                ensure_raw_table(cur, table)
+                _copy(cur, table, [(month, *row[1:]) for row in table_rows], f"month{month}-{seed}")
+            cur.execute("analyze raw.annuity_performance; analyze raw.annuity_income")
+    finally:
+        conn.close()
+    return size
 
 
 PLAIN_NUMBER = re.compile(r"^-?[0-9]+\.[0-9]+$")

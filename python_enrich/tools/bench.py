@@ -6,6 +6,8 @@
                                                                    the drain against a sandbox it starts
     python -m python_enrich.bench load --rows N --format csv|xlsx [--json]
                                                                    the loader on an N-row performance export
+    python -m python_enrich.bench incremental --history-rows N --month-rows M [--json]
+                                                                   a full build, then one new month built incrementally
 
 Each runs in a database of its own (dropped afterwards) on the server ./run uses.
 """
@@ -29,6 +31,7 @@ from python_enrich import run_dbt
 from python_enrich.cli_types import bounded_int, millisecond_range, rate_limit
 from python_enrich.db import libpq_options_with_salt, temporary_database
 from python_enrich.drain import Drain, DrainOptions
+from python_enrich.envvars import environment
 from python_enrich.load import load_file
 from python_enrich.load.tables import PERFORMANCE
 from python_enrich.normalization import normalize_company_name
@@ -36,6 +39,7 @@ from python_enrich.pgcluster import PrivateCluster, Server, ensure_server
 from python_enrich.standins import sample
 from python_enrich.standins.companies import build_companies
 from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
+from python_enrich.tools.full_refresh_check import database_copy, differing_rows, mart_checksums
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 
@@ -47,8 +51,30 @@ class ServerMemorySampler:
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self.postmaster = self._find_postmaster(server)
+
+    @staticmethod
+    def _find_postmaster(server: Server) -> int | None:
+        """The server's main process: from the private cluster's pid file, or else as the parent of
+        this connection's backend when the server runs on this machine (PG* set); None otherwise."""
         pid_file = PrivateCluster().data / "postmaster.pid"
-        self.postmaster = int(pid_file.read_text().split()[0]) if server.private and pid_file.exists() else None
+        try:
+            if server.private and pid_file.exists():
+                return int(pid_file.read_text().split()[0])
+        except (OSError, ValueError):
+            pass
+        try:
+            conn = psycopg2.connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("select pg_backend_pid()")
+                    backend = int(cur.fetchone()[0])
+                stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+                return int(stat[1])
+            finally:
+                conn.close()
+        except (OSError, ValueError, psycopg2.Error):
+            return None  # a server on another machine: its memory is not ours to see
 
     def _server_pids(self) -> list[int]:
         pids = [self.postmaster] if self.postmaster else []
@@ -98,14 +124,13 @@ def bench_warehouse(rows: int, server: Server) -> dict[str, Any]:
     with temporary_database("wdh_bench"):
         sample.generate(rows, seed=42)
         _dbt("seed")
-        _dbt("run", "--select", "stg_annuity__performance")  # creates the functions and state once
+        # Creates the functions and state once; staging is incremental, so nothing of it is built here.
+        _dbt("run", "--select", "int_company_id_overrides")
         started = time.perf_counter()
         with ServerMemorySampler(server) as memory:
             result = _dbt("run")
         wall = time.perf_counter() - started
-        model_s = sum(
-            r.execution_time for r in result.result.results if r.node.unique_id.startswith(RESOLUTION_MODEL_PREFIXES)
-        )
+        model_s = _model_seconds(result)
         conn = psycopg2.connect()
         with conn.cursor() as cur:
             cur.execute(
@@ -126,6 +151,61 @@ def bench_warehouse(rows: int, server: Server) -> dict[str, Any]:
         "model_s": round(model_s, 2),
         "run_wall_s": round(wall, 2),
         "rows_per_s": round(rows / model_s) if model_s else None,
+        "server_peak_mb": memory.peak_mb(),
+    }
+
+
+def _model_seconds(result: Any) -> float:
+    return sum(
+        r.execution_time for r in result.result.results if r.node.unique_id.startswith(RESOLUTION_MODEL_PREFIXES)
+    )
+
+
+def _slowest_models(result: Any, count: int = 6) -> dict[str, float]:
+    """Where a build's time went: the slowest models and their seconds."""
+    timed = sorted(result.result.results, key=lambda r: -r.execution_time)[:count]
+    return {r.node.name: round(r.execution_time, 2) for r in timed}
+
+
+NEW_MONTH = "202601"  # after the sample's 24 months
+
+
+def bench_incremental(history_rows: int, month_rows: int, server: Server) -> dict[str, Any]:
+    """A full build of the history, then one new month: its incremental dbt build, timed, and
+    whether its marts equal a --full-refresh build started from the same state (a copy)."""
+    with temporary_database("wdh_bench") as database:
+        size = sample.generate(history_rows, seed=42)
+        _dbt("seed")
+        started = time.perf_counter()
+        full = _dbt("run")
+        full_wall = time.perf_counter() - started
+        # The first build teaches the cache what existing codes say; the next finds it there (and
+        # re-resolves those rows): a month arrives on a history built at least twice.
+        _dbt("run")
+        month = sample.append_month(month_rows, NEW_MONTH)
+        with database_copy(database) as copy:
+            started = time.perf_counter()
+            with ServerMemorySampler(server) as memory:
+                month_run = _dbt("run")
+            month_wall = time.perf_counter() - started
+            started = time.perf_counter()
+            _dbt("test")
+            month_tests_wall = time.perf_counter() - started
+            with environment(PGDATABASE=copy):
+                _dbt("run", "--full-refresh")
+            incremental, refreshed = mart_checksums(database), mart_checksums(copy)
+            differing = {mart: differing_rows(database, copy, mart) for mart in incremental}
+    return {
+        "history_rows": size.performance_rows + size.income_rows,
+        "month_rows": month.performance_rows + month.income_rows,
+        "full_build_s": round(full_wall, 2),
+        "full_model_s": round(_model_seconds(full), 2),
+        "month_build_s": round(month_wall, 2),
+        "month_model_s": round(_model_seconds(month_run), 2),
+        "month_tests_s": round(month_tests_wall, 2),
+        "month_slowest_models": _slowest_models(month_run),
+        "identical_to_full_refresh": incremental == refreshed,
+        "rows_differing_from_full_refresh": sum(differing.values()),
         "server_peak_mb": memory.peak_mb(),
     }
 
@@ -249,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0] + " Each benchmark prints its figures (--json: one JSON object).",
     )
     at_least_one = bounded_int(1)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{names,warehouse,drain,load}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{names,warehouse,drain,load,incremental}")
     names = commands.add_parser(
         "names", help="distinct names per second normalized and hashed in PostgreSQL",
         description="Distinct names per second the SQL normalizer and temp-id hash handle (a fresh database).",
@@ -292,12 +372,26 @@ def main(argv: list[str] | None = None) -> int:
     load_bench.add_argument("--rows", type=at_least_one, default=300_000, help="rows in the export (default: 300000)")
     load_bench.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="file format (default: csv)")
     load_bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    incremental = commands.add_parser(
+        "incremental", help="a full build, then one new month built incrementally",
+        description="Build N generated history rows in full, add one month of M rows (both tables), build "
+        "it incrementally (timed) and compare its marts with a --full-refresh build of the same state.",
+    )  # fmt: skip
+    incremental.add_argument(
+        "--history-rows", type=at_least_one, default=300_000, help="performance rows of history (default: 300000)"
+    )
+    incremental.add_argument(
+        "--month-rows", type=at_least_one, default=41_000, help="rows of the new month, both tables (default: 41000)"
+    )
+    incremental.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args(argv)
     server = ensure_server()
     if args.command == "names":
         figures = bench_names(args.names)
     elif args.command == "warehouse":
         figures = bench_warehouse(args.rows, server)
+    elif args.command == "incremental":
+        figures = bench_incremental(args.history_rows, args.month_rows, server)
     elif args.command == "load":
         figures = bench_load(args.rows, args.format)
     else:

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    unique_key='row_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_batches(source('annuity', 'annuity_income'), raw_batch_id(source('annuity', 'annuity_income')), raw_row_version()) }}",
+) }}
 {%- set raw_table = source('annuity', 'annuity_income') -%}
 
 with
@@ -14,9 +21,13 @@ source as (
         业务类型,
         {{ raw_column_or_null(raw_table, '机构名称') }} as 机构名称,
         {{ raw_column_or_null(raw_table, '_source_file') }} as _source_file,
-        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key
+        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key,
+        {{ raw_batch_id(raw_table) }} as _load_batch_id,
+        {{ raw_row_version() }} as _raw_version
 
     from {{ raw_table }}
+    -- Incremental: only the rows of batches not parsed yet (or replaced since), see macros/incremental_builds.sql.
+    where {{ batch_is_unbuilt(raw_batch_id(raw_table)) }}
 
 ),
 
@@ -56,6 +67,8 @@ renamed as (
 
     select
         row_key,
+        _load_batch_id as load_batch_id,
+        _raw_version as raw_version,
         _source_file as source_file,
         report_month,
         upper(nullif(trim(计划代码), '')) as plan_code,

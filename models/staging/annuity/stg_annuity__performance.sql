@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    unique_key='row_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version()) }}",
+) }}
 {%- set raw_table = source('annuity', 'annuity_performance') -%}
 
 with
@@ -21,9 +28,13 @@ source as (
         {{ raw_column_or_null(raw_table, '机构名称') }} as 机构名称,
         {{ raw_column_or_null(raw_table, '流失(含待遇支付)') }} as "流失(含待遇支付)",  -- noqa: RF05
         {{ raw_column_or_null(raw_table, '_source_file') }} as _source_file,
-        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key
+        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key,
+        {{ raw_batch_id(raw_table) }} as _load_batch_id,
+        {{ raw_row_version() }} as _raw_version
 
     from {{ raw_table }}
+    -- Incremental: only the rows of batches not parsed yet (or replaced since), see macros/incremental_builds.sql.
+    where {{ batch_is_unbuilt(raw_batch_id(raw_table)) }}
 
 ),
 
@@ -66,6 +77,8 @@ renamed as (
 
     select
         row_key,
+        _load_batch_id as load_batch_id,
+        _raw_version as raw_version,
         _source_file as source_file,
         report_month,
         upper(nullif(trim(计划代码), '')) as plan_code,

@@ -1,0 +1,204 @@
+{#
+  Incremental builds by load batch (docs/incremental-builds.md).
+
+  Every row carries the batch that loaded it (`load_batch_id`; NULL for rows of tables the loader
+  did not write) and the version of its raw row (`raw_version`: the raw row's xmin, the transaction
+  that last wrote it). A batch is written whole by one load; later it can lose rows (a month
+  replaced or deleted) or have cells edited in place (an update gives the row a new xmin). So a
+  batch whose row count or sum of versions differs from its upstream's is a changed batch. An
+  incremental model:
+    - pre-hook  forget_changed_batches: deletes its rows of changed batches, of batches gone
+      upstream, and every row without a batch;
+    - selects   batch_is_unbuilt: the upstream rows of batches it no longer holds (new, or just
+      forgotten) and every row without a batch.
+  The marts also re-resolve the rows whose key's answer changed since they were built:
+  resolution answers per distinct key (the *_company_keys tables, rebuilt whole each build), and
+  each mart keeps, in the same transaction as its rows (post-hook record_applied_answers), the
+  answers it was built with; any difference, whatever its cause, selects that key's rows again.
+  A build killed part-way rolls its model back whole: the next build compares again and catches up.
+#}
+
+{# The batch of a raw table's row as staging records it: the loader's _batch_id plus a fingerprint
+   of the SQL normalizer, so that a changed normalizer (python -m python_enrich.sqlgen) makes every
+   batch new to staging and to the marts: every row is normalized and resolved again. NULL where
+   the table has no such column or the row has no _row_key (its key is derived from its content, so
+   it is re-parsed each build). #}
+{% macro raw_batch_id(relation) %}
+  {{- return(adapter.dispatch('raw_batch_id', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__raw_batch_id(relation) %}
+  {{- _postgres_only('raw_batch_id') -}}
+{% endmacro %}
+
+{% macro postgres__raw_batch_id(relation) %}
+  {%- set batch = raw_column_or_null(relation, '_batch_id') -%}
+  {%- set row_key = raw_column_or_null(relation, '_row_key') -%}
+  {%- if batch == 'cast(null as text)' or row_key == 'cast(null as text)' -%}
+    cast(null as text)
+  {%- else -%}
+    case when {{ row_key }} is not null then {{ batch }} || ':' || {{ _normalizer_fingerprint() }} end
+  {%- endif -%}
+{%- endmacro %}
+
+{# The version of a raw table's row: the transaction that last wrote it (xmin), as a number.
+   A unit test's given rows have no system columns: NULL there. #}
+{% macro raw_row_version() %}
+  {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
+    {{- return('cast(null as bigint)') -}}
+  {%- endif -%}
+  {{- return('cast(cast(xmin as text) as bigint)') -}}
+{% endmacro %}
+
+{% macro _normalizer_fingerprint() %}
+  {#- Evaluated once per query (an uncorrelated scalar subquery). -#}
+  {{- "(select left(md5(string_agg(p.prosrc, '' order by p.proname)), 8) from pg_proc as p "
+      ~ "where p.pronamespace = '" ~ enrichment_schema() ~ "'::regnamespace "
+      ~ "and p.proname in ('normalize_company_name', 'unicode_upper'))" -}}
+{% endmacro %}
+
+{#
+  Pre-hook of an incremental model: delete the rows of batches whose row count differs from the
+  upstream's (replaced, deleted or gone), and the rows without a batch. No-op on a full build.
+#}
+{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id', upstream_version='raw_version') %}
+  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch, upstream_version)) -}}
+{% endmacro %}
+
+{% macro default__forget_changed_batches(upstream, upstream_batch, upstream_version) %}
+  {{- _postgres_only('forget_changed_batches') -}}
+{% endmacro %}
+
+{% macro postgres__forget_changed_batches(upstream, upstream_batch, upstream_version) %}
+  {{- _require_sql_expression('forget_changed_batches', upstream_batch) -}}
+  {{- _require_sql_expression('forget_changed_batches', upstream_version) -}}
+  {%- if is_incremental() -%}
+    {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
+    {%- if execute and ('load_batch_id' not in built_columns or 'raw_version' not in built_columns) -%}
+      {{ exceptions.raise_compiler_error(
+          this ~ " was built before incremental builds (no load_batch_id or raw_version): run `dbt build --full-refresh` once") }}
+    {%- endif -%}
+    delete from {{ this }} as built
+    where
+        built.load_batch_id is null
+        or built.load_batch_id in (
+            select built_batches.batch_id
+            from (
+                select
+                    load_batch_id as batch_id,
+                    count(*) as row_count,
+                    sum(raw_version) as version_sum
+                from {{ this }}
+                where load_batch_id is not null
+                group by 1
+            ) as built_batches
+            left join (
+                select
+                    {{ upstream_batch }} as batch_id,
+                    count(*) as row_count,
+                    sum({{ upstream_version }}) as version_sum
+                from {{ upstream }}
+                where {{ upstream_batch }} is not null
+                group by 1
+            ) as upstream_batches
+                on built_batches.batch_id = upstream_batches.batch_id
+            where
+                upstream_batches.row_count is distinct from built_batches.row_count
+                or upstream_batches.version_sum is distinct from built_batches.version_sum
+        )
+  {%- endif -%}
+{%- endmacro %}
+
+{#
+  A predicate for the upstream rows an incremental build selects: rows without a batch, and rows of
+  batches this model does not hold (after forget_changed_batches: the new and the changed ones).
+  `true` on a full build.
+#}
+{% macro batch_is_unbuilt(batch) %}
+  {{- return(adapter.dispatch('batch_is_unbuilt', 'company_enrichment')(batch)) -}}
+{% endmacro %}
+
+{% macro default__batch_is_unbuilt(batch) %}
+  {{- _postgres_only('batch_is_unbuilt') -}}
+{% endmacro %}
+
+{% macro postgres__batch_is_unbuilt(batch) %}
+  {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
+  {%- if is_incremental() -%}
+    ({{ batch }} is null or {{ batch }} not in (select b.load_batch_id from {{ this }} as b where b.load_batch_id is not null group by 1))
+  {%- else -%}
+    true
+  {%- endif -%}
+{%- endmacro %}
+
+{# The columns of a resolution answer that a mart row carries (attach_company_ids copies them). #}
+{% macro company_answer_columns() %}
+  {{- return(['company_id', 'company_id_source', 'company_id_confidence', 'is_temporary_id']) -}}
+{% endmacro %}
+
+{% macro _company_key_columns() %}
+  {{- return(['plan_key', 'normalized_name', 'code_key']) -}}
+{% endmacro %}
+
+{# Where a mart keeps the answers it was built with: beside the keys model, `<keys>__applied`. #}
+{% macro applied_answers_relation(keys) %}
+  {{- return(api.Relation.create(
+      database=keys.database, schema=keys.schema, identifier=keys.identifier ~ '__applied', type='table')) -}}
+{% endmacro %}
+
+{#
+  The keys (plan_key, normalized_name, code_key) whose answer in `keys` differs from the one the
+  mart was last built with; every key when that record is missing or lacks an answer column.
+#}
+{% macro changed_answer_keys(keys) %}
+  {{- return(adapter.dispatch('changed_answer_keys', 'company_enrichment')(keys)) -}}
+{% endmacro %}
+
+{% macro default__changed_answer_keys(keys) %}
+  {{- _postgres_only('changed_answer_keys') -}}
+{% endmacro %}
+
+{% macro postgres__changed_answer_keys(keys) %}
+  {%- set columns = (_company_key_columns() + company_answer_columns()) | join(', ') -%}
+  {%- set applied = applied_answers_relation(keys) -%}
+  {%- set recorded = [] -%}
+  {%- if execute and adapter.get_relation(applied.database, applied.schema, applied.identifier) is not none -%}
+    {%- set recorded = adapter.get_columns_in_relation(applied) | map(attribute='name') | list -%}
+  {%- endif -%}
+  {%- set complete = (_company_key_columns() + company_answer_columns()) | reject('in', recorded) | list | length == 0 -%}
+    select {{ _company_key_columns() | join(', ') }}
+    from (
+        select {{ columns }}
+        from {{ keys }}
+        {%- if complete %}
+        except
+        select {{ columns }}
+        from {{ applied }}
+        {%- endif %}
+    ) as changed
+{%- endmacro %}
+
+{# A predicate: the row's resolution key (as attach_company_ids joins it) is among changed_keys. #}
+{% macro answer_key_in(changed_keys, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id') %}
+  {%- for argument in [changed_keys, plan_code, normalized_name, existing_code] -%}
+    {{- _require_sql_expression('answer_key_in', argument) -}}
+  {%- endfor -%}
+  (coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')) in (select {{ _company_key_columns() | join(', ') }} from {{ changed_keys }})
+{%- endmacro %}
+
+{# Post-hook of a mart: record the answers it now holds (in its build's transaction). #}
+{% macro record_applied_answers(keys) %}
+  {{- return(adapter.dispatch('record_applied_answers', 'company_enrichment')(keys)) -}}
+{% endmacro %}
+
+{% macro default__record_applied_answers(keys) %}
+  {{- _postgres_only('record_applied_answers') -}}
+{% endmacro %}
+
+{% macro postgres__record_applied_answers(keys) %}
+  {%- set applied = applied_answers_relation(keys) -%}
+    drop table if exists {{ applied }};
+    create table {{ applied }} as
+    select {{ (_company_key_columns() + company_answer_columns()) | join(', ') }}
+    from {{ keys }}
+{%- endmacro %}
