@@ -18,10 +18,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from python_enrich import run_dbt, sample
+from python_enrich import run_dbt
 from python_enrich.db import temporary_database
 from python_enrich.envvars import environment
 from python_enrich.pgcluster import ensure_server
+from python_enrich.standins import sample
 
 
 # Tests that build a warehouse with dbt are `slow`: `./run test --fast` leaves them out. A test is

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
-from python_enrich.companies import CORES, FORMS, INDUSTRIES, REGIONS
 from python_enrich.normalization import (
     LEGAL_FORM_WORDS,
     PLACEHOLDERS,
     PROTECTED_NAMES,
     STATUS_MARKERS,
 )
+from python_enrich.standins.companies import CORES, FORMS, INDUSTRIES, REGIONS
 
 WHITESPACE = [
     " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u00a0", "\u1680", "\u2000", "\u2005",

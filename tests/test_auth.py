@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from python_enrich import auth, drain
-from python_enrich.companies import build_companies
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
+from python_enrich.standins.companies import build_companies
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from python_enrich.token_store import read_token, save_token
 from tests.conftest import DbtProject
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from python_enrich import sample, summary
+from python_enrich import summary
 from python_enrich.db import cursor
 from python_enrich.envvars import environment
+from python_enrich.standins import sample
 from tests.conftest import DbtProject, fresh_database
 from tests.resolution_oracle import DOMAINS, cache_snapshot, check_build, mart_rows
 

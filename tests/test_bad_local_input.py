@@ -13,9 +13,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from python_enrich import cache, drain, export, overrides, report, sample
+from python_enrich import cache, drain, export, overrides, report
 from python_enrich.envvars import environment
 from python_enrich.normalization import normalize_company_name
+from python_enrich.standins import sample
 from tests.conftest import DbtProject, fresh_database
 
 # 1,504 characters (4,512 bytes in UTF-8) that do not compress: beyond a btree entry's 2,704 bytes.

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from python_enrich import cache, drain, report, sample, summary
+from python_enrich import cache, drain, report, summary
 from python_enrich.cache_recheck import verification_counts
 from python_enrich.db import connect
 from python_enrich.envvars import environment
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.review.__main__ import main as review_main
 from python_enrich.review.audit import audit_cache
-from python_enrich.sample_legacy_cache import legacy_entries
+from python_enrich.standins import sample
+from python_enrich.standins.sample_legacy_cache import legacy_entries
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import DbtProject, fresh_database
 
 ROWS, SEED = 6000, 42

@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from python_enrich import drain, drain_decisions
+from python_enrich import drain
+from python_enrich.drain import decisions as drain_decisions
 from python_enrich.eqc.client import Candidate
 from python_enrich.eqc.matching import (
     assess,
@@ -19,9 +20,9 @@ from python_enrich.eqc.matching import (
     match_kind,
     similarity,
 )
-from python_enrich.eqc.registry import sandbox_truth
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
+from python_enrich.standins.registry import sandbox_truth
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import DbtProject
 
 TOKEN = "evidence-test-token-0123456789abcdef"

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from python_enrich import drain, sqlgen
+from python_enrich import drain
+from python_enrich.tools import sqlgen
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from python_enrich import sample
 from python_enrich.envvars import environment
 from python_enrich.normalization import normalize_company_name
+from python_enrich.standins import sample
 from tests.conftest import DbtProject, fresh_database
 
 AT_THRESHOLD = "阈值恰好科技有限公司"  # cache entry at exactly cache_min_confidence (0.6): used

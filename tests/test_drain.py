@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from python_enrich import drain
-from python_enrich.companies import build_companies
-from python_enrich.eqc.registry import sandbox_truth
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
+from python_enrich.drain import lookup, preflight
+from python_enrich.eqc.client import EQCClient
 from python_enrich.normalization import normalize_company_name
+from python_enrich.standins.companies import build_companies
+from python_enrich.standins.registry import sandbox_truth
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import DbtProject, enqueue
 
 COMPANIES = build_companies(200, seed=42)
@@ -148,14 +150,14 @@ def test_transient_errors_are_retried_then_given_back_or_failed(
     enqueue(state, name)
     with sandbox_with(fault_rate=1.0, fault_kinds=("5xx",)) as sandbox:
         sandbox.state.config.fault_rate = 0.0  # let the token check through
-        monkeypatch.setattr(drain, "backoff_s", lambda attempt: 0.01)
-        original = drain.Drain.check_token
+        monkeypatch.setattr(lookup, "backoff_s", lambda attempt: 0.01)
+        original = preflight.check_token
 
-        def check_then_fail(self, conn):
-            original(self, conn)
+        def check_then_fail(*args):
+            original(*args)
             sandbox.state.config.fault_rate = 1.0
 
-        monkeypatch.setattr(drain.Drain, "check_token", check_then_fail)
+        monkeypatch.setattr(preflight, "check_token", check_then_fail)
         # Every lookup of the run ended in an error: the drain says so with exit 1.
         assert (
             run_drain(
@@ -268,7 +270,7 @@ def test_four_drains_at_once_share_the_rate_limit_and_never_repeat(state: DbtPro
 def test_twenty_percent_faults_still_end_every_request(state: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:
     names = names_with("exact", 25) + names_with("absent", 5)
     enqueue(state, names)
-    monkeypatch.setattr(drain, "backoff_s", lambda attempt: 0.01)
+    monkeypatch.setattr(lookup, "backoff_s", lambda attempt: 0.01)
     with sandbox_with(fault_rate=0.2, fault_kinds=("5xx", "drop", "slow"), slow_ms=1500, fault_seed=3) as sandbox:
         for _ in range(10):
             due = state.query("select count(*) from enrichment.enrichment_requests where status = 'pending'")[0][0]
@@ -306,4 +308,4 @@ def test_token_is_in_no_table(state: DbtProject, monkeypatch: pytest.MonkeyPatch
         "union all select string_agg(t::text, ' ') from (select * from enrichment.company_name_index) t"
     )
     assert all(TOKEN not in (text or "") for (text,) in dump)
-    assert TOKEN not in repr(drain.EQCClient(TOKEN))
+    assert TOKEN not in repr(EQCClient(TOKEN))

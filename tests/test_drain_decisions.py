@@ -1,4 +1,4 @@
-"""The drain's pure decisions (python_enrich/drain_decisions.py), held without a registry or a
+"""The drain's pure decisions (python_enrich/drain/decisions.py), held without a registry or a
 database: a rejection survives the second decision, the Retry-After cap, the waits of a request
 given back, and the run's exit code from its figures.  ./run mutate runs these."""
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from python_enrich import drain_decisions as d
 from python_enrich.drain import DrainStats
+from python_enrich.drain import decisions as d
 from python_enrich.eqc.answers import Candidate
 
 NAME = "华岳精密机械有限公司"

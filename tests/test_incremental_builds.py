@@ -19,13 +19,13 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from python_enrich import sample
 from python_enrich.drain import Drain, DrainOptions
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
-from python_enrich.full_refresh_check import database_copy, differing_rows, mart_checksums
 from python_enrich.load import load_file
 from python_enrich.load.tables import INCOME, PERFORMANCE
 from python_enrich.review import state
+from python_enrich.standins import sample
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
+from python_enrich.tools.full_refresh_check import database_copy, differing_rows, mart_checksums
 from tests.conftest import DbtProject, fresh_database
 
 ROWS, SEED = 2400, 7

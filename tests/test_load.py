@@ -13,8 +13,9 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from python_enrich import load, sample
+from python_enrich import load
 from python_enrich.load.tables import INCOME, PERFORMANCE
+from python_enrich.standins import sample
 from tests.conftest import fresh_database
 
 INCOME_HEADER = ["月度", "计划代码", "客户名称", "公司代码", "收入金额", "业务类型"]

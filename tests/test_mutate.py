@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from python_enrich.mutate import read_equivalents, render, score_modules
+from python_enrich.tools.mutate import read_equivalents, render, score_modules
 
 
 def test_score_counts_no_tests_against_and_equivalents_out() -> None:

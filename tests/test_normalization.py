@@ -82,7 +82,7 @@ def test_default_salt_warns_loudly_without_revealing_a_salt(
 def test_generated_sql_tables_match_this_python() -> None:
     """The SQL normalizer's Unicode tables and rule lists come from python_enrich; a change to
     either side without `python -m python_enrich.sqlgen` would break parity silently."""
-    from python_enrich import sqlgen
+    from python_enrich.tools import sqlgen
 
     assert sqlgen.TABLES_FILE.read_text(encoding="utf-8") == sqlgen.render()
 

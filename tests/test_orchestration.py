@@ -23,9 +23,8 @@ from dagster import (
     build_sensor_context,
 )
 
-from python_enrich import db, sample
+from python_enrich import db
 from python_enrich.envvars import environment
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.load.tables import PERFORMANCE
 from python_enrich.load.write import ensure_raw_table
 from python_enrich.orchestration import defs
@@ -40,6 +39,8 @@ from python_enrich.orchestration.automation import (
 from python_enrich.orchestration.drain_asset import company_id_drain
 from python_enrich.paths import PROJECT_DIR
 from python_enrich.salt import check_matches_state
+from python_enrich.standins import sample
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import DbtProject, enqueue, fresh_database
 
 ROWS, SEED = 600, 11

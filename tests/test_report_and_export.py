@@ -11,9 +11,9 @@ from playwright.sync_api import sync_playwright
 from python_enrich import export, report
 from python_enrich.auth import launch_chromium
 from python_enrich.drain import Drain, DrainOptions
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.paths import PROJECT_DIR
 from python_enrich.safe_output import for_csv
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from python_enrich.summary import DOMAINS
 from tests.conftest import DbtProject
 

@@ -13,17 +13,17 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
-from python_enrich import sample
 from python_enrich.auth import launch_chromium
 from python_enrich.drain import Drain, DrainOptions
-from python_enrich.eqc.registry import Registry
-from python_enrich.eqc.sandbox import SandboxConfig, SandboxServer
 from python_enrich.normalization import normalize_company_name
 from python_enrich.review import state
 from python_enrich.review.__main__ import main as review_main
 from python_enrich.review.__main__ import say
 from python_enrich.review.page import ReviewServer
-from python_enrich.sample import sample_size
+from python_enrich.standins import sample
+from python_enrich.standins.registry import Registry
+from python_enrich.standins.sample import sample_size
+from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import DbtProject, fresh_database
 
 ROWS, SEED = 4000, 7

@@ -8,7 +8,7 @@ import re
 import psycopg2
 import pytest
 
-from python_enrich import sample
+from python_enrich.standins import sample
 from tests.conftest import fresh_database
 
 

@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 import requests
 
-from python_enrich.companies import build_companies
-from python_enrich.eqc.registry import EXACT, FORMER, FUZZY, PINYIN, pinyin_initials
-from python_enrich.eqc.sandbox import API, SandboxConfig, SandboxServer
+from python_enrich.standins.companies import build_companies
+from python_enrich.standins.registry import EXACT, FORMER, FUZZY, PINYIN, pinyin_initials
+from python_enrich.standins.sandbox import API, SandboxConfig, SandboxServer
 
 COMPANIES = build_companies(300, seed=42)
 CONFIG = {"companies": 300, "seed": 42}

@@ -1,2 +1,2 @@
-"""The EQC registry: the HTTP client, the parser of its answers, and the sandbox that stands in
-for the registry in the demo, the tests and the benchmarks (its synthetic registry and server)."""
+"""The EQC registry as the product uses it: the HTTP client, the parser of its answers, and the
+evidence rules (the stand-in registry and its server are in python_enrich/standins/)."""

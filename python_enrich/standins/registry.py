@@ -1,6 +1,6 @@
 """The synthetic EQC registry behind the sandbox: companies, search, business info and labels.
 
-Built from the same deterministic company universe as the sample data (python_enrich.companies),
+Built from the same deterministic company universe as the sample data (python_enrich.standins.companies),
 so that the sample's customers are found exactly, only by a former name, only under a legal-form
 variant of their name, or not at all, in fixed proportions.  Like the real service it answers
 names it does not list with other companies' near names (same city and industry word, the same
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_enrich.companies import CORES, FORMS, INDUSTRIES, REGIONS, Company, build_companies, name_stem
+from python_enrich.standins.companies import CORES, FORMS, INDUSTRIES, REGIONS, Company, build_companies, name_stem
 
 EXACT, FUZZY, PINYIN, FORMER = "全称精确匹配", "模糊匹配", "拼音", "曾用名"
 FUZZY_THRESHOLD = 0.6  # bigram Jaccard similarity for a fuzzy candidate

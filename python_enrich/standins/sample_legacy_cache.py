@@ -14,12 +14,12 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg2 import sql
 
-from python_enrich.eqc.registry import Registry, build_registry
-from python_enrich.sample import Sample
+from python_enrich.standins.companies import Company
+from python_enrich.standins.registry import Registry, build_registry
 
 SCHEMA, TABLE = "enterprise", "enrichment_index"  # where the old warehouse kept it (cache import's defaults)
 IN_OLD_CACHE = 0.85  # share of the sample's companies the old warehouse had looked up
@@ -42,12 +42,20 @@ class LegacyEntry:
         return self.company_id != self.true_company_id
 
 
+class SampleTruth(Protocol):
+    """What this module reads of sample.Sample (named by its fields: sample.py imports this module)."""
+
+    companies: list[Company]
+    performance_truth: list[str | None]
+    income_truth: list[str | None]
+
+
 def _first_hit(registry: Registry, name: str) -> str | None:
     hits = registry.search(name)
     return str(hits[0]["companyId"]) if hits else None
 
 
-def legacy_entries(sample: Sample, seed: int) -> list[LegacyEntry]:
+def legacy_entries(sample: SampleTruth, seed: int) -> list[LegacyEntry]:
     """One customer_name entry per looked-up company (its name as the rows spell it most), and a
     plan_customer entry for some of them; each holds the registry's first search hit."""
     rng = random.Random(f"legacy-cache:{seed}")

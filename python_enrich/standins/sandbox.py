@@ -28,8 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from python_enrich.cli_types import fraction, millisecond_range, rate_limit
-from python_enrich.eqc.registry import Registry, build_registry, dump_registry, load_registry
-from python_enrich.sample import DEFAULT_ROWS, sample_size
+from python_enrich.standins.registry import Registry, build_registry, dump_registry, load_registry
+from python_enrich.standins.sample import DEFAULT_ROWS, sample_size
 
 API = "/kg-api-hfd/api/search/"
 ENDPOINTS = {

@@ -1,0 +1,3 @@
+from python_enrich.drain.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks, the demo, mutation testing, SQL table generation; never on the path of real data."""
