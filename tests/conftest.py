@@ -175,6 +175,25 @@ def enqueue(project: DbtProject, names: list[str]) -> None:
         )
 
 
+@pytest.fixture(scope="module")
+def state_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
+    """A database with only the durable enrichment state (no warehouse), shared by a module's tests."""
+    with fresh_database("wdh_state") as name:
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
+        project.run("run-operation", "setup_enrichment_state")
+        yield project
+
+
+@pytest.fixture
+def state(state_database: DbtProject) -> DbtProject:
+    """The state database with its queue, cache, calls, answers, run log and decisions emptied."""
+    state_database.query(
+        "truncate enrichment.enrichment_requests, enrichment.company_name_index, enrichment.eqc_calls, "
+        "enrichment.eqc_responses, enrichment.run_log, enrichment.review_decisions"
+    )
+    return state_database
+
+
 @pytest.fixture
 def dbt_project(tmp_path: Path) -> Iterator[DbtProject]:
     """An empty database of its own and dbt pointed at it."""

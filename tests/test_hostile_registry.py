@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from python_enrich import drain
 from python_enrich.eqc.client import EQCClient, RequestFailed, TransientError
-from tests.conftest import DbtProject, enqueue, fresh_database
+from tests.conftest import DbtProject, enqueue
 from tests.hostile_registry import Answer, HostileRegistry, json_answer, raw_answer
 
 TOKEN = "hostile-test-token-0123456789abcdef"
@@ -60,23 +59,6 @@ MALFORMED: dict[str, tuple[Answer, str]] = {
     "HTTP 400": (json_answer({"msg": "bad"}, 400), "HTTP 400"),
     "redirect elsewhere": (json_answer({}, 302, Location="http://127.0.0.2:9/steal"), "redirects to another host"),
 }
-
-
-@pytest.fixture(scope="module")
-def state_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
-    with fresh_database("wdh_hostile") as name:
-        project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
-        project.run("run-operation", "setup_enrichment_state")
-        yield project
-
-
-@pytest.fixture
-def state(state_database: DbtProject) -> DbtProject:
-    state_database.query(
-        "truncate enrichment.enrichment_requests, enrichment.company_name_index, enrichment.eqc_calls, "
-        "enrichment.eqc_responses, enrichment.run_log"
-    )
-    return state_database
 
 
 def requests_by_name(project: DbtProject) -> dict[str, tuple[object, ...]]:

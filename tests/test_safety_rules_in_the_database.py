@@ -23,23 +23,6 @@ from tests.hostile_registry import HostileRegistry, json_answer
 TOKEN = "rules-test-token-0123456789abcdef"
 
 
-@pytest.fixture(scope="module")
-def state_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
-    with fresh_database("wdh_rules") as name:
-        project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
-        project.run("run-operation", "setup_enrichment_state")
-        yield project
-
-
-@pytest.fixture
-def state(state_database: DbtProject) -> DbtProject:
-    state_database.query(
-        "truncate enrichment.enrichment_requests, enrichment.company_name_index, enrichment.eqc_calls, "
-        "enrichment.eqc_responses, enrichment.run_log, enrichment.review_decisions"
-    )
-    return state_database
-
-
 @pytest.fixture
 def conn(state: DbtProject) -> Iterator[psycopg2.extensions.connection]:
     connection = psycopg2.connect(dbname=state.database)

@@ -19,14 +19,11 @@ income as (
 overruled_keys as (
 
     select
-        overruled_entry_key_type as key_type,
-        case overruled_entry_key_type
-            when 'plan_customer' then plan_key || '|' || normalized_name
-            when 'plan_code' then plan_key
-            else normalized_name
-        end as lookup_key,
-        overruled_entry_company_id as cached_company_id,
-        code_key as company_id,
+        overruled_entry_key_type,
+        overruled_entry_company_id,
+        plan_key,
+        normalized_name,
+        code_key,
         row_count,
         asset_volume
     from performance
@@ -35,14 +32,11 @@ overruled_keys as (
     union all
 
     select
-        overruled_entry_key_type as key_type,
-        case overruled_entry_key_type
-            when 'plan_customer' then plan_key || '|' || normalized_name
-            when 'plan_code' then plan_key
-            else normalized_name
-        end as lookup_key,
-        overruled_entry_company_id as cached_company_id,
-        code_key as company_id,
+        overruled_entry_key_type,
+        overruled_entry_company_id,
+        plan_key,
+        normalized_name,
+        code_key,
         row_count,
         asset_volume
     from income
@@ -53,10 +47,14 @@ overruled_keys as (
 final as (
 
     select
-        key_type,
-        lookup_key,
-        cached_company_id,
-        array_agg(distinct company_id order by company_id) as company_ids,
+        overruled_entry_key_type as key_type,
+        overruled_entry_company_id as cached_company_id,
+        case overruled_entry_key_type
+            when 'plan_customer' then plan_key || '|' || normalized_name
+            when 'plan_code' then plan_key
+            else normalized_name
+        end as lookup_key,
+        array_agg(distinct code_key order by code_key) as company_ids,
         sum(row_count) as row_count,
         sum(asset_volume) as asset_volume
 

@@ -152,6 +152,7 @@ def bench_warehouse(rows: int, server: Server) -> dict[str, Any]:
         "run_wall_s": round(wall, 2),
         "rows_per_s": round(rows / model_s) if model_s else None,
         "server_peak_mb": memory.peak_mb(),
+        "slowest_models": _slowest_models(result),
     }
 
 
