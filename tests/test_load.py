@@ -307,22 +307,3 @@ def test_dry_run_of_a_first_load_replaces_nothing_and_says_so(database: str, tmp
     code, out, _ = run_load(capsys, "annuity_income", path, "--dry-run")
     assert code == 0 and "a load would replace 0 rows loaded before for these months\n" in out
     assert "sample" not in out
-
-
-def test_only_the_sample_generators_sources_count_as_sample_data() -> None:
-    from python_enrich.load.tables import is_sample_source
-
-    sources = {
-        "sample": True,
-        "规模明细_sample_42.xlsx!规模明细": True,
-        "收入明细_sample_7.csv": True,
-        "规模明细_2025.xlsx!规模明细": False,
-        "my_sample_notes.csv": False,
-        "sample_2025.csv": False,
-        "": False,
-        None: False,
-    }
-    decided = {source: is_sample_source(source) for source in sources}
-    right = sum(decided[s] == truth for s, truth in sources.items())
-    print(f"sample-source decisions: {right} right, {len(sources) - right} wrong")
-    assert decided == sources

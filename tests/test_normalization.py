@@ -79,6 +79,22 @@ def test_default_salt_warns_loudly_without_revealing_a_salt(
     assert "my-secret-salt" not in caplog.text
 
 
+def test_the_default_salt_warning_is_said_once_per_process_where_no_marker_can_be_kept(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Where the once-per-shell marker cannot be written (a read-only home), the warning is still
+    said once in a process, not on every call."""
+    monkeypatch.delenv("WDH_ALIAS_SALT", raising=False)
+    monkeypatch.setattr(temp_id_module, "_warned_default", False)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # creating the marker folder fails
+    with caplog.at_level(logging.WARNING):
+        salts = {temp_id_module.salt_from_env() for _ in range(3)}
+    assert salts == {PUBLIC_DEFAULT_SALT}
+    assert caplog.text.count("PUBLIC default salt") == 1
+
+
 def test_generated_sql_tables_match_this_python() -> None:
     """The SQL normalizer's Unicode tables and rule lists come from python_enrich; a change to
     either side without `python -m python_enrich.sqlgen` would break parity silently."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from python_enrich.load import cells, tables
-from python_enrich.load.tables import INCOME, PERFORMANCE, MappingError, map_headers
+from python_enrich.load.tables import INCOME, PERFORMANCE, MappingError, is_sample_source, map_headers
 from python_enrich.safe_output import BIDI_CONTROLS, for_csv, for_terminal, is_unsafe_char
 from tests.test_raw_parsing import MONTH_CASES
 
@@ -165,3 +165,20 @@ def test_the_tables_and_their_loader_columns() -> None:
     assert (PERFORMANCE.default_sheet, INCOME.default_sheet) == ("规模明细", "收入明细")
     assert tables.MONTH == "月度" and tables.ROW_KEY == "_row_key" and tables.SOURCE_FILE == "_source_file"
     assert (tables.BATCH_ID, tables.LOADED_AT) == ("_batch_id", "_loaded_at")
+
+
+def test_only_the_sample_generators_sources_count_as_sample_data() -> None:
+    sources = {
+        "sample": True,
+        "规模明细_sample_42.xlsx!规模明细": True,
+        "收入明细_sample_7.csv": True,
+        "规模明细_2025.xlsx!规模明细": False,
+        "my_sample_notes.csv": False,
+        "sample_2025.csv": False,
+        "": False,
+        None: False,
+    }
+    decided = {source: is_sample_source(source) for source in sources}
+    right = sum(decided[s] == truth for s, truth in sources.items())
+    print(f"sample-source decisions: {right} right, {len(sources) - right} wrong")
+    assert decided == sources
