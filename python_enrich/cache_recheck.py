@@ -177,7 +177,7 @@ class RecheckQueue:
             )  # fmt: skip
             if cur.rowcount != 1:
                 return False
-            if replacement is not None and result.evidence:
+            if replacement is not None:
                 upsert_cache(
                     cur,
                     [(claim.key_type, claim.lookup_key, replacement.company_id, replacement.full_name,
