@@ -57,6 +57,84 @@
       ~ "and p.proname in ('normalize_company_name', 'unicode_upper'))" -}}
 {% endmacro %}
 
+{# The fingerprint of the SQL normalizer, as staging's batch ids and stg_annuity__company_names record it. #}
+{% macro normalizer_fingerprint() %}
+  {{- return(_normalizer_fingerprint()) -}}
+{% endmacro %}
+
+{#
+  Pre-hook of stg_annuity__company_names: forget the names another normalizer examined (the SQL
+  normalizer changed), so that the build examines every spelling again. No-op on a full build.
+#}
+{% macro forget_names_of_another_normalizer() %}
+  {{- return(adapter.dispatch('forget_names_of_another_normalizer', 'company_enrichment')()) -}}
+{% endmacro %}
+
+{% macro default__forget_names_of_another_normalizer() %}
+  {{- _postgres_only('forget_names_of_another_normalizer') -}}
+{% endmacro %}
+
+{% macro postgres__forget_names_of_another_normalizer() %}
+  {%- if is_incremental() -%}
+    delete from {{ this }} where normalizer_fingerprint is distinct from {{ _normalizer_fingerprint() }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# Where a model records the raw batches it has read: beside it, `<model>__batches`. #}
+{% macro read_batches_relation(model_relation) %}
+  {{- return(api.Relation.create(
+      database=model_relation.database, schema=model_relation.schema,
+      identifier=model_relation.identifier ~ '__batches', type='table')) -}}
+{% endmacro %}
+
+{#
+  A predicate for the raw rows a model that records its read batches must read: rows without a
+  batch, and rows of batches (raw_batch_id: with the normalizer's fingerprint) it has not read.
+  `true` on a full build, or when no record exists.
+#}
+{% macro batch_is_unread(batch) %}
+  {{- return(adapter.dispatch('batch_is_unread', 'company_enrichment')(batch)) -}}
+{% endmacro %}
+
+{% macro default__batch_is_unread(batch) %}
+  {{- _postgres_only('batch_is_unread') -}}
+{% endmacro %}
+
+{% macro postgres__batch_is_unread(batch) %}
+  {{- _require_sql_expression('batch_is_unread', batch) -}}
+  {%- set record = read_batches_relation(this) -%}
+  {%- if is_incremental() and execute and adapter.get_relation(record.database, record.schema, record.identifier) is not none -%}
+    ({{ batch }} is null or {{ batch }} not in (select r.batch_id from {{ record }} as r))
+  {%- else -%}
+    true
+  {%- endif -%}
+{%- endmacro %}
+
+{# Post-hook: record the batches of the upstream relations the model has now read (in its transaction). #}
+{% macro record_read_batches(upstreams) %}
+  {{- return(adapter.dispatch('record_read_batches', 'company_enrichment')(upstreams)) -}}
+{% endmacro %}
+
+{% macro default__record_read_batches(upstreams) %}
+  {{- _postgres_only('record_read_batches') -}}
+{% endmacro %}
+
+{% macro postgres__record_read_batches(upstreams) %}
+  {%- if upstreams is string or upstreams | length == 0 -%}
+    {{ exceptions.raise_compiler_error("record_read_batches(upstreams): upstreams must be a non-empty list of relations") }}
+  {%- endif -%}
+  {%- set record = read_batches_relation(this) -%}
+    drop table if exists {{ record }};
+    create table {{ record }} as
+    select distinct batch_id
+    from (
+        {%- for upstream in upstreams %}
+        select {{ raw_batch_id(upstream) }} as batch_id from {{ upstream }}{{ ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as read_batches
+    where batch_id is not null
+{%- endmacro %}
+
 {#
   Pre-hook of an incremental model: delete the rows of batches whose row count differs from the
   upstream's (replaced, deleted or gone), and the rows without a batch. No-op on a full build.

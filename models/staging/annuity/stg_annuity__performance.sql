@@ -109,7 +109,9 @@ renamed as (
 
 final as (
 
-    {{ with_resolution_name('renamed', 'customer_name', 'annuity_account_name') }}
+    {{ with_resolution_name(
+        'renamed', 'customer_name', 'annuity_account_name', names=ref('stg_annuity__company_names')
+    ) }}
 
 )
 
