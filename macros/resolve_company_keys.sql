@@ -76,27 +76,29 @@ keys as (
 
 ),
 
-overrides as (
+{#- The tables each tier joins are read in place (not materialized): the planner then sees their
+    statistics and hashes them, instead of sorting every key for merge joins. #}
+overrides as not materialized (
 
     select * from {{ ref('int_company_id_overrides') }}
 
 ),
 
-cache as (
+cache as not materialized (
 
     select * from {{ source('enrichment', 'company_name_index') }}
     where confidence >= {{ var('cache_min_confidence') }}
 
 ),
 
-collective_plans as (
+collective_plans as not materialized (
 
     select * from {{ ref('int_collective_plans') }}
 
 ),
 {%- if learned_keys is not none %}
 
-learned as (
+learned as not materialized (
 
     select * from {{ learned_keys }}
     where is_learned
@@ -190,6 +192,8 @@ first_hits as (
         end as first_hit_source
 
     from matched
+    -- offset 0: the tier is decided once per key, not once more for every expression that uses it.
+    offset 0
 
 ),
 
@@ -223,6 +227,7 @@ tiered as (
                 {%- endfor %}
             end as first_hit_cache_id
         from first_hits
+        offset 0
     ) as judged
 
 ),

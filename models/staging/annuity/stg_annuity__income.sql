@@ -9,9 +9,10 @@
 
 with
 
-source as (
+source as not materialized (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
+    -- Read in place by each use (not materialized): a scan of raw costs less than a copy of it.
     select
         月度,
         计划代码,
