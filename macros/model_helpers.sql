@@ -120,117 +120,82 @@
     name_problem                  'totals row' or 'no company name' for rows no name can resolve.
   A name is a placeholder when it normalizes to '', has no letter (digits or punctuation only),
   is a spreadsheet error or null spelling, or marks a totals row (合计, 小计, 总计). Totals rows are
-  never resolved by their account name.
-  names is the relation of spellings already examined (stg_annuity__company_names: name_key,
-  normalized, is_totals, is_placeholder), so that each spelling is normalized once across tables and
-  builds; a spelling it lacks (a load committed after it was built) is examined here, once.
+  never resolved by their account name. Each distinct name is examined once.
 #}
-{% macro with_resolution_name(relation, customer_column, account_column=none, names=none) %}
+{% macro with_resolution_name(relation, customer_column, account_column=none) %}
   {{- return(adapter.dispatch('with_resolution_name', 'company_enrichment')(
-      relation, customer_column, account_column, names)) -}}
+      relation, customer_column, account_column)) -}}
 {% endmacro %}
 
-{% macro default__with_resolution_name(relation, customer_column, account_column=none, names=none) %}
+{% macro default__with_resolution_name(relation, customer_column, account_column=none) %}
   {{- _postgres_only('with_resolution_name') -}}
 {% endmacro %}
 
-{% macro postgres__with_resolution_name(relation, customer_column, account_column=none, names=none) %}
+{% macro postgres__with_resolution_name(relation, customer_column, account_column=none) %}
   {{- _require_sql_expression('with_resolution_name', relation) -}}
   {{- _require_sql_expression('with_resolution_name', customer_column) -}}
-  {%- if names is none or (names | string | trim) == '' -%}
-    {{ exceptions.raise_compiler_error("with_resolution_name(names=...) needs the relation of examined names, e.g. ref('stg_annuity__company_names')") }}
-  {%- endif -%}
-  {%- set customer = 'coalesce(rows_.' ~ customer_column ~ ", '')" -%}
-  {%- set account = 'coalesce(rows_.' ~ account_column ~ ", '')" if account_column else none -%}
-  {%- set known = 'select name_key, normalized, is_totals, is_placeholder from ' ~ names -%}
-  {#- Without an account column, no row finds an account name. -#}
-  {%- set account_usable = 'not account_.is_placeholder' if account_column else 'false' -%}
+  {%- set account = 'rows_.' ~ account_column if account_column else 'null::text' -%}
+  {#- A letter of any script company names are written in (locale-independent, unlike [[:alpha:]]). -#}
+  {%- set letter = '[A-Za-z\\u00C0-\\u024F\\u0370-\\u04FF\\u3040-\\u30FF\\u3400-\\u4DBF\\u4E00-\\u9FFF'
+      ~ '\\uAC00-\\uD7AF\\uF900-\\uFAFF\\uFF21-\\uFF3A\\uFF41-\\uFF5A\\U00020000-\\U0002FFFF]' -%}
     with
 
-    {#- Spellings the names model lacks (normally none: a load committed after it was built). #}
-    missing_customer_names as (
+    {#- The account name is examined only for rows whose customer name is a placeholder: normalizing
+        each distinct spelling is the costly part, and most rows never need their account name. #}
+    customer_names as (
 
-        {{ examined_names(
-            'select distinct ' ~ customer ~ ' as name_key from ' ~ relation ~ ' as rows_ '
-            ~ 'where not exists (select from ' ~ names ~ ' as known_ where known_.name_key = ' ~ customer ~ ')') }}
+        {{ _examined_names('select distinct coalesce(' ~ customer_column ~ ", '') as name_key from " ~ relation, letter) }}
 
-    ){{ ',' if account_column }}
-    {%- if account_column %}
+    ),
 
-    {#- An account name is examined only for rows whose customer name is a placeholder. #}
-    missing_account_names as (
+    account_names as (
 
-        {{ examined_names(
-            'select distinct ' ~ account ~ ' as name_key from ' ~ relation ~ ' as rows_ '
-            ~ 'inner join (' ~ known ~ ' union all select * from missing_customer_names) as customer_ '
-            ~ 'on ' ~ customer ~ ' = customer_.name_key '
-            ~ 'where customer_.is_placeholder and not customer_.is_totals '
-            ~ 'and not exists (select from ' ~ names ~ ' as known_ where known_.name_key = ' ~ account ~ ') '
-            ~ 'and not exists (select from missing_customer_names as known_ where known_.name_key = ' ~ account ~ ')') }}
+        {%- if account_column %}
+        {{ _examined_names(
+            'select distinct coalesce(rows_.' ~ account_column ~ ", '') as name_key from " ~ relation ~ ' as rows_ '
+            ~ 'inner join customer_names on coalesce(rows_.' ~ customer_column ~ ", '') = customer_names.name_key "
+            ~ 'where customer_names.is_placeholder and not customer_names.is_totals',
+            letter) }}
+        {%- else %}
+        select '' as name_key, '' as normalized, false as is_totals, true as is_placeholder
+        {%- endif %}
 
     )
-    {%- endif %}
 
     select
         rows_.*,
         customer_.normalized as {{ customer_column }}_normalized,
         case
             when not customer_.is_placeholder then 'customer_name'
-            when not customer_.is_totals and {{ account_usable }} then 'account_name'
+            when not customer_.is_totals and not account_.is_placeholder then 'account_name'
         end as resolved_by_name,
         case
             when not customer_.is_placeholder then rows_.{{ customer_column }}
-            {%- if account_column %}
-            when not customer_.is_totals and {{ account_usable }} then rows_.{{ account_column }}
-            {%- endif %}
+            when not customer_.is_totals and not account_.is_placeholder then {{ account }}
         end as resolution_name,
         case
             when not customer_.is_placeholder then customer_.normalized
-            {%- if account_column %}
-            when not customer_.is_totals and {{ account_usable }} then account_.normalized
-            {%- endif %}
+            when not customer_.is_totals and not account_.is_placeholder then account_.normalized
             else ''
         end as resolution_name_normalized,
         case
-            when customer_.is_totals{{ ' or (customer_.is_placeholder and account_.is_totals)' if account_column }} then 'totals row'
-            when customer_.is_placeholder{{ ' and coalesce(account_.is_placeholder, true)' if account_column }} then 'no company name'
+            when customer_.is_totals or (customer_.is_placeholder and account_.is_totals) then 'totals row'
+            when customer_.is_placeholder and coalesce(account_.is_placeholder, true) then 'no company name'
         end as name_problem
     from {{ relation }} as rows_
-    inner join ({{ known }} union all select * from missing_customer_names) as customer_
-        on {{ customer }} = customer_.name_key
-    {%- if account_column %}
+    inner join customer_names as customer_
+        on coalesce(rows_.{{ customer_column }}, '') = customer_.name_key
     -- only the rows whose customer name is a placeholder find their account name here
-    left join (
-        {{ known }}
-        union all
-        select * from missing_customer_names
-        union all
-        select * from missing_account_names
-    ) as account_
+    left join account_names as account_
         on
             customer_.is_placeholder
             and not customer_.is_totals
-            and {{ account }} = account_.name_key
-    {%- endif %}
+            and coalesce({{ account }}, '') = account_.name_key
 {%- endmacro %}
 
-{#
-  Each distinct name of a query (one column, name_key) normalized once: name_key, normalized,
-  is_totals, is_placeholder (the rules: see with_resolution_name).
-#}
-{% macro examined_names(distinct_names_query) %}
-  {{- return(adapter.dispatch('examined_names', 'company_enrichment')(distinct_names_query)) -}}
-{% endmacro %}
-
-{% macro default__examined_names(distinct_names_query) %}
-  {{- _postgres_only('examined_names') -}}
-{% endmacro %}
-
-{% macro postgres__examined_names(distinct_names_query) %}
-  {{- _require_sql_expression('examined_names', distinct_names_query) -}}
-  {#- A letter of any script company names are written in (locale-independent, unlike [[:alpha:]]). -#}
-  {%- set letter = '[A-Za-z\\u00C0-\\u024F\\u0370-\\u04FF\\u3040-\\u30FF\\u3400-\\u4DBF\\u4E00-\\u9FFF'
-      ~ '\\uAC00-\\uD7AF\\uF900-\\uFAFF\\uFF21-\\uFF3A\\uFF41-\\uFF5A\\U00020000-\\U0002FFFF]' -%}
+{#- Each distinct name of a query (one column, name_key) normalized once, with whether it is a
+    placeholder and whether it marks a totals row (see with_resolution_name). -#}
+{% macro _examined_names(distinct_names_query, letter) %}
         select
             name_key,
             normalized,

@@ -292,35 +292,3 @@ def test_a_cell_edited_in_place_in_raw(built: DbtProject) -> None:
     )[0][0]
     print(f"rows edited in place: 25; rows that carry the edit in the mart: {corrected}")
     assert corrected == 25
-
-
-NAMES = "staging.stg_annuity__company_names"
-
-
-def examined_names(project: DbtProject) -> set[tuple[object, ...]]:
-    return set(project.query(f"select name_key, normalized, is_totals, is_placeholder from {NAMES}"))
-
-
-def test_names_examined_by_another_normalizer_are_examined_again(built: DbtProject) -> None:
-    """Each spelling is normalized once across builds (stg_annuity__company_names); what another
-    SQL normalizer examined is forgotten and every batch read again. Simulated: the recorded names
-    say another normalizer and carry a wrong result, the read batches that normalizer's ids."""
-    with database_copy(built.database) as copy:
-        DbtProject(copy, built.work_dir / "full-refresh").run("run", "--full-refresh")
-        truth = examined_names(DbtProject(copy, built.work_dir / "full-refresh"))
-    assert examined_names(built) == truth
-    spellings = len(truth)
-    built.query(f"update {NAMES} set normalizer_fingerprint = 'another', normalized = 'STALE'")
-    built.query(f"update {NAMES}__batches set batch_id = split_part(batch_id, ':', 1) || ':another'")
-    build_and_compare_with_full_refresh(built)
-    stale = built.query(
-        f"select count(*) from {NAMES} where normalized = 'STALE' or normalizer_fingerprint = 'another'"
-    )
-    print(f"spellings: {spellings}; examined again: {len(examined_names(built))}; stale left: {stale[0][0]}")
-    assert examined_names(built) == truth
-    # The spellings' answers reach the rows only through a re-parse: none was needed here, so the
-    # marts equal a full refresh above, and no row carries the stale result.
-    assert (
-        built.query("select count(*) from marts.annuity_performance where customer_name_normalized = 'STALE'")[0][0]
-        == 0
-    )

@@ -232,8 +232,8 @@ def test_derived_row_keys_are_stable_and_distinct_for_identical_rows(dbt_project
         )
         ensure_raw_table(cur, PERFORMANCE)
     conn.close()
-    dbt_project.run("run", "--select", "+stg_annuity__income")
+    dbt_project.run("run", "--select", "stg_annuity__income")
     first = dbt_project.query("select row_key from staging.stg_annuity__income order by 1")
-    dbt_project.run("run", "--select", "+stg_annuity__income")
+    dbt_project.run("run", "--select", "stg_annuity__income")
     assert dbt_project.query("select row_key from staging.stg_annuity__income order by 1") == first
     assert len(set(first)) == 3

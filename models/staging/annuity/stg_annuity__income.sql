@@ -90,7 +90,7 @@ renamed as (
 
 final as (
 
-    {{ with_resolution_name('renamed', 'customer_name', names=ref('stg_annuity__company_names')) }}
+    {{ with_resolution_name('renamed', 'customer_name') }}
 
 )
 

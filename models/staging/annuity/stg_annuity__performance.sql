@@ -110,9 +110,7 @@ renamed as (
 
 final as (
 
-    {{ with_resolution_name(
-        'renamed', 'customer_name', 'annuity_account_name', names=ref('stg_annuity__company_names')
-    ) }}
+    {{ with_resolution_name('renamed', 'customer_name', 'annuity_account_name') }}
 
 )
 
