@@ -9,10 +9,9 @@
 
 with
 
-source as not materialized (
+source as (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
-    -- Read in place by each use (not materialized): a scan of raw costs less than a copy of it.
     select
         月度,
         计划代码,
