@@ -2,13 +2,15 @@
 -- every row no name can resolve (a totals row, or customer and account names both placeholders).
 with
 
-performance as (
+-- Read in place (not materialized): each use scans only the flagged rows, instead of a copy of
+-- every staging row being made first.
+performance as not materialized (
 
     select * from {{ ref('stg_annuity__performance') }}
 
 ),
 
-income as (
+income as not materialized (
 
     select * from {{ ref('stg_annuity__income') }}
 

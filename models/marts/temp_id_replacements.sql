@@ -9,13 +9,14 @@ issued as (
 
 ),
 
-performance as (
+-- The keys are read in place by each use (not materialized): no copy of them is made first.
+performance as not materialized (
 
     select * from {{ ref('int_annuity_performance__company_keys') }}
 
 ),
 
-income as (
+income as not materialized (
 
     select * from {{ ref('int_annuity_income__company_keys') }}
 
