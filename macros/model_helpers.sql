@@ -214,4 +214,7 @@
             -- offset 0 keeps the planner from pulling the subquery up and normalizing per joined row.
             offset 0
         ) as normalized_names
+        -- and here it keeps is_placeholder decided once per name: pulled up, its tests ran on every
+        -- row, once for each use (1,000,000 rows: 1 to 1.7 s more per staging model).
+        offset 0
 {%- endmacro %}

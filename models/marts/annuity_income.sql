@@ -1,9 +1,15 @@
+{#- Merge joins off for this model's transaction: the planner overrates the skew of the keys'
+    plan and code columns and sorts every row to disk to merge-join them; hashed, joining
+    1,000,000 rows to their keys takes 0.9 s instead of 2.9 s. #}
 {{ config(
     materialized='incremental',
     unique_key='row_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ forget_changed_batches(ref('stg_annuity__income')) }}",
+    pre_hook=[
+        "set local enable_mergejoin = off",
+        "{{ forget_changed_batches(ref('stg_annuity__income')) }}",
+    ],
     post_hook="{{ record_applied_answers(ref('int_annuity_income__company_keys')) }}",
 ) }}
 -- Every income row, with its company id, the tier that resolved it and the confidence.
