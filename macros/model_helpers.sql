@@ -215,6 +215,6 @@
             offset 0
         ) as normalized_names
         -- and here it keeps is_placeholder decided once per name: pulled up, its tests ran on every
-        -- row, once for each use (1,000,000 rows: 1 to 1.7 s more per staging model).
+        -- row, once for each use (1.0 s more on 343,583 income rows, 0.9-1.7 s on 1,030,750 others).
         offset 0
 {%- endmacro %}

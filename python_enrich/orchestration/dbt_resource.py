@@ -7,8 +7,12 @@ event log. A salt that differs from the state's stops the build with one line be
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,8 @@ PROJECT_SOURCES = ("dbt_project.yml", "models", "macros", "seeds")
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
+    """True when manifest.json is missing, older than the project's sources, or not one whole JSON
+    document (a file cut short or overwritten would otherwise stop every load of the code location)."""
     manifest = project.manifest_path
     if not manifest.exists():
         return True
@@ -37,6 +43,10 @@ def manifest_is_stale(project: DbtProject) -> bool:
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         if any(f.stat().st_mtime > built for f in files):
             return True
+    try:
+        json.loads(manifest.read_bytes())
+    except ValueError:
+        return True
     return False
 
 
@@ -52,9 +62,27 @@ def prepared_project(project_dir: Path = PROJECT_DIR) -> DbtProject:
     use_private_cluster_if_unset()  # dbt's profile reads PG*; the private cluster when none is set
     project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
     if manifest_is_stale(project):
-        resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
-        resource.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        # Several processes load the code location at once (Dagster's, pytest's workers): one parses,
+        # the others wait for it and then find the manifest current.
+        target = project.project_dir / project.target_path
+        target.mkdir(parents=True, exist_ok=True)
+        with open(target / ".manifest.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if manifest_is_stale(project):
+                parse_manifest(project, target)
     return project
+
+
+def parse_manifest(project: DbtProject, target: Path) -> None:
+    """`dbt parse` into a folder of its own, then manifest.json moved into place in one step: no
+    reader ever sees a manifest half written."""
+    scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+    try:
+        resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+        resource.cli(["parse", "--quiet"], target_path=scratch).wait()
+        os.replace(scratch / "manifest.json", project.manifest_path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class EnrichmentTranslator(DagsterDbtTranslator):
