@@ -9,7 +9,7 @@
 
 with
 
-source as (
+source as not materialized (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
     select
@@ -31,9 +31,22 @@ source as (
 
 ),
 
+parsed as (
+
+    select
+        source.*,
+        {{ parse_amount('source.收入金额') }} as income_amount
+
+    from source
+    -- offset 0 keeps each cell parsed once, not once more for every use below; and this one scan of
+    -- raw, with every amount parsed, is left to parallel workers (a union or join here would not be).
+    offset 0  -- noqa: AM09
+
+),
+
 keyed as (
 
-    {{ with_row_key('source') }}
+    {{ with_row_key('parsed') }}
 
 ),
 
@@ -44,22 +57,19 @@ months as (
         raw_month,
         {{ parse_month('raw_month') }} as report_month
 
-    from (select distinct 月度 as raw_month from source) as distinct_months
+    from (select distinct 月度 as raw_month from parsed) as distinct_months
 
 ),
 
-parsed as (
+dated as (
 
     select
         keyed.*,
-        months.report_month,
-        {{ parse_amount('keyed.收入金额') }} as income_amount
+        months.report_month
 
     from keyed
     left join months
         on keyed.月度 = months.raw_month
-    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
-    offset 0  -- noqa: AM09
 
 ),
 
@@ -83,7 +93,7 @@ renamed as (
             ['收入金额', 'income_amount', 'unparseable amount'],
         ]) }} as cell_problems
 
-    from parsed
+    from dated
 
 ),
 
