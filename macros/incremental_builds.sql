@@ -6,11 +6,13 @@
   that last wrote it). A batch is written whole by one load; later it can lose rows (a month
   replaced or deleted) or have cells edited in place (an update gives the row a new xmin). So a
   batch whose row count or sum of versions differs from its upstream's is a changed batch. An
-  incremental model:
-    - pre-hook  forget_changed_batches: deletes its rows of changed batches, of batches gone
-      upstream, and every row without a batch;
+  incremental model keeps a record of the batches it holds (`<model>__batches`) and:
+    - pre-hooks forget_changed_batches, forget_changed_rows: compare that record with the
+      upstream's (staging: a count of raw by batch; marts: staging's record) and delete its rows
+      of changed batches, of batches gone upstream, and every row without a batch;
     - selects   batch_is_unbuilt: the upstream rows of batches it no longer holds (new, or just
-      forgotten) and every row without a batch.
+      forgotten) and every row without a batch;
+    - post-hook record_held_batches: the upstream's record becomes its own.
   The marts also re-resolve the rows whose key's answer changed since they were built:
   resolution answers per distinct key (the *_company_keys tables, rebuilt whole each build), and
   each mart keeps, in the same transaction as its rows (post-hook record_applied_answers), the
@@ -58,55 +60,126 @@
 {% endmacro %}
 
 {#
-  Pre-hook of an incremental model: delete the rows of batches whose row count differs from the
-  upstream's (replaced, deleted or gone), and the rows without a batch. No-op on a full build.
+  Each incremental model keeps a record of the batches it holds, beside it: `<model>__batches`
+  (load_batch_id, row_count, version_sum; a NULL batch counts the rows without one). Comparing
+  records instead of rows spares every build two scans of the whole history (staging against
+  raw, each mart against staging). Whatever the records say, a build converges: a batch whose
+  record differs from its upstream's is forgotten and built again.
 #}
-{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id', upstream_version='raw_version') %}
-  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch, upstream_version)) -}}
+{% macro held_batches_relation(model) %}
+  {{- return(api.Relation.create(
+      database=model.database, schema=model.schema, identifier=model.identifier ~ '__batches', type='table')) -}}
 {% endmacro %}
 
-{% macro default__forget_changed_batches(upstream, upstream_batch, upstream_version) %}
+{% macro _seen_batches() %}
+  {{- return(this.identifier ~ '__seen_batches') -}}
+{% endmacro %}
+
+{% macro _changed_batches() %}
+  {{- return(this.identifier ~ '__changed_batches') -}}
+{% endmacro %}
+
+{#
+  Pre-hooks of an incremental model, in this order:
+    forget_changed_batches  records what the upstream holds now (`upstream_record`, the upstream
+                            model's own record, or else a count of its rows by batch), and finds
+                            the batches this model holds that differ from it or are gone;
+    forget_changed_rows     deletes their rows (and every row without a batch); it is rendered
+                            after the first has run, and is a no-op when nothing changed.
+  The post-hook record_held_batches then keeps the upstream's record as this model's: the model
+  now holds exactly those batches. All of it runs in the model's transaction.
+#}
+{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id', upstream_version='raw_version', upstream_record=none) %}
+  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch, upstream_version, upstream_record)) -}}
+{% endmacro %}
+
+{% macro default__forget_changed_batches(upstream, upstream_batch, upstream_version, upstream_record) %}
   {{- _postgres_only('forget_changed_batches') -}}
 {% endmacro %}
 
-{% macro postgres__forget_changed_batches(upstream, upstream_batch, upstream_version) %}
+{% macro postgres__forget_changed_batches(upstream, upstream_batch, upstream_version, upstream_record) %}
   {{- _require_sql_expression('forget_changed_batches', upstream_batch) -}}
   {{- _require_sql_expression('forget_changed_batches', upstream_version) -}}
+  {%- set held = held_batches_relation(this) -%}
+  {#- An upstream built before it kept a record is counted instead. -#}
+  {%- if upstream_record is not none and execute
+      and adapter.get_relation(upstream_record.database, upstream_record.schema, upstream_record.identifier) is none -%}
+    {%- set upstream_record = none -%}
+  {%- endif %}
+    create temporary table {{ _seen_batches() }} on commit drop as
+    {%- if upstream_record is not none %}
+    select load_batch_id, row_count, version_sum from {{ upstream_record }};
+    {%- else %}
+    select
+        {{ upstream_batch }} as load_batch_id,
+        count(*) as row_count,
+        sum({{ upstream_version }}) as version_sum
+    from {{ upstream }}
+    group by 1;
+    {%- endif %}
+    create temporary table {{ _changed_batches() }} (load_batch_id text) on commit drop;
   {%- if is_incremental() -%}
     {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
     {%- if execute and ('load_batch_id' not in built_columns or 'raw_version' not in built_columns) -%}
       {{ exceptions.raise_compiler_error(
           this ~ " was built before incremental builds (no load_batch_id or raw_version): run `dbt build --full-refresh` once") }}
     {%- endif -%}
+    {%- set has_record = execute and adapter.get_relation(held.database, held.schema, held.identifier) is not none %}
+    {#- A model built before it kept a record: count what it holds, once. #}
+    {%- if not has_record %}
+    create table {{ held }} as
+    select load_batch_id, count(*) as row_count, sum(raw_version) as version_sum
+    from {{ this }}
+    group by 1;
+    {%- endif %}
+    insert into {{ _changed_batches() }}
+    select built.load_batch_id
+    from {{ held }} as built
+    left join {{ _seen_batches() }} as seen
+        on built.load_batch_id = seen.load_batch_id
+    where
+        built.load_batch_id is null
+        or seen.row_count is distinct from built.row_count
+        or seen.version_sum is distinct from built.version_sum
+    union all
+    -- rows without a batch are built again by every build
+    select null from {{ _seen_batches() }} where load_batch_id is null;
+    -- What this model still holds, after the changed batches are forgotten (batch_is_unbuilt).
+    delete from {{ held }}
+    where load_batch_id is null or load_batch_id in (select c.load_batch_id from {{ _changed_batches() }} as c)
+  {%- endif -%}
+{%- endmacro %}
+
+{#
+  Second pre-hook: delete the rows of the changed batches. Rendered when it runs, after the first
+  hook: when no batch changed it is a no-op and the model's rows are not scanned.
+#}
+{% macro forget_changed_rows() %}
+  {{- return(adapter.dispatch('forget_changed_rows', 'company_enrichment')()) -}}
+{% endmacro %}
+
+{% macro default__forget_changed_rows() %}
+  {{- _postgres_only('forget_changed_rows') -}}
+{% endmacro %}
+
+{% macro postgres__forget_changed_rows() %}
+  {%- set changed = run_query('select count(*) from ' ~ _changed_batches()) if execute and is_incremental() else none -%}
+  {%- if changed is not none and changed.columns[0].values()[0] > 0 -%}
     delete from {{ this }} as built
     where
         built.load_batch_id is null
-        or built.load_batch_id in (
-            select built_batches.batch_id
-            from (
-                select
-                    load_batch_id as batch_id,
-                    count(*) as row_count,
-                    sum(raw_version) as version_sum
-                from {{ this }}
-                where load_batch_id is not null
-                group by 1
-            ) as built_batches
-            left join (
-                select
-                    {{ upstream_batch }} as batch_id,
-                    count(*) as row_count,
-                    sum({{ upstream_version }}) as version_sum
-                from {{ upstream }}
-                where {{ upstream_batch }} is not null
-                group by 1
-            ) as upstream_batches
-                on built_batches.batch_id = upstream_batches.batch_id
-            where
-                upstream_batches.row_count is distinct from built_batches.row_count
-                or upstream_batches.version_sum is distinct from built_batches.version_sum
-        )
+        or built.load_batch_id in (select c.load_batch_id from {{ _changed_batches() }} as c)
+  {%- else -%}
+    select 'no batch changed' as forget_changed_rows
   {%- endif -%}
+{%- endmacro %}
+
+{# Post-hook: the upstream's record (as forget_changed_batches read it) becomes this model's. #}
+{% macro record_held_batches() %}
+  {%- set held = held_batches_relation(this) -%}
+    drop table if exists {{ held }};
+    create table {{ held }} as
+    select load_batch_id, row_count, version_sum from {{ _seen_batches() }}
 {%- endmacro %}
 
 {#
@@ -125,7 +198,7 @@
 {% macro postgres__batch_is_unbuilt(batch) %}
   {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
   {%- if is_incremental() -%}
-    ({{ batch }} is null or {{ batch }} not in (select b.load_batch_id from {{ this }} as b where b.load_batch_id is not null group by 1))
+    ({{ batch }} is null or {{ batch }} not in (select b.load_batch_id from {{ held_batches_relation(this) }} as b where b.load_batch_id is not null))
   {%- else -%}
     true
   {%- endif -%}

@@ -8,9 +8,13 @@
     on_schema_change='fail',
     pre_hook=[
         "set local enable_mergejoin = off",
-        "{{ forget_changed_batches(ref('stg_annuity__income')) }}",
+        "{{ forget_changed_batches(ref('stg_annuity__income'), upstream_record=held_batches_relation(ref('stg_annuity__income'))) }}",
+        "{{ forget_changed_rows() }}",
     ],
-    post_hook="{{ record_applied_answers(ref('int_annuity_income__company_keys')) }}",
+    post_hook=[
+        "{{ record_applied_answers(ref('int_annuity_income__company_keys')) }}",
+        "{{ record_held_batches() }}",
+    ],
 ) }}
 -- Every income row, with its company id, the tier that resolved it and the confidence.
 with

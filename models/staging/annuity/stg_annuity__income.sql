@@ -3,7 +3,11 @@
     unique_key='row_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ forget_changed_batches(source('annuity', 'annuity_income'), raw_batch_id(source('annuity', 'annuity_income')), raw_row_version()) }}",
+    pre_hook=[
+        "{{ forget_changed_batches(source('annuity', 'annuity_income'), raw_batch_id(source('annuity', 'annuity_income')), raw_row_version()) }}",
+        "{{ forget_changed_rows() }}",
+    ],
+    post_hook="{{ record_held_batches() }}",
 ) }}
 {%- set raw_table = source('annuity', 'annuity_income') -%}
 
