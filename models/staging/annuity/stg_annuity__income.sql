@@ -13,7 +13,7 @@
 
 with
 
-source as not materialized (
+source as (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
     select
@@ -35,22 +35,9 @@ source as not materialized (
 
 ),
 
-parsed as (
-
-    select
-        source.*,
-        {{ parse_amount('source.收入金额') }} as income_amount
-
-    from source
-    -- offset 0 keeps each cell parsed once, not once more for every use below; and this one scan of
-    -- raw, with every amount parsed, is left to parallel workers (a union or join here would not be).
-    offset 0  -- noqa: AM09
-
-),
-
 keyed as (
 
-    {{ with_row_key('parsed') }}
+    {{ with_row_key('source') }}
 
 ),
 
@@ -61,19 +48,22 @@ months as (
         raw_month,
         {{ parse_month('raw_month') }} as report_month
 
-    from (select distinct 月度 as raw_month from parsed) as distinct_months
+    from (select distinct 月度 as raw_month from source) as distinct_months
 
 ),
 
-dated as (
+parsed as (
 
     select
         keyed.*,
-        months.report_month
+        months.report_month,
+        {{ parse_amount('keyed.收入金额') }} as income_amount
 
     from keyed
     left join months
         on keyed.月度 = months.raw_month
+    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
+    offset 0  -- noqa: AM09
 
 ),
 
@@ -97,7 +87,7 @@ renamed as (
             ['收入金额', 'income_amount', 'unparseable amount'],
         ]) }} as cell_problems
 
-    from dated
+    from parsed
 
 ),
 

@@ -13,7 +13,7 @@
 
 with
 
-source as not materialized (
+source as (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
     select
@@ -42,25 +42,9 @@ source as not materialized (
 
 ),
 
-parsed as (
-
-    select
-        source.*,
-        {{ parse_amount('source.期初资产规模') }} as starting_assets,
-        {{ parse_amount('source.期末资产规模') }} as ending_assets,
-        {{ parse_amount('source.供款') }} as contribution,
-        {{ parse_amount('source."流失(含待遇支付)"') }} as outflow_incl_benefits
-
-    from source
-    -- offset 0 keeps each cell parsed once, not once more for every use below; and this one scan of
-    -- raw, with every amount parsed, is left to parallel workers (a union or join here would not be).
-    offset 0  -- noqa: AM09
-
-),
-
 keyed as (
 
-    {{ with_row_key('parsed') }}
+    {{ with_row_key('source') }}
 
 ),
 
@@ -71,19 +55,25 @@ months as (
         raw_month,
         {{ parse_month('raw_month') }} as report_month
 
-    from (select distinct 月度 as raw_month from parsed) as distinct_months
+    from (select distinct 月度 as raw_month from source) as distinct_months
 
 ),
 
-dated as (
+parsed as (
 
     select
         keyed.*,
-        months.report_month
+        months.report_month,
+        {{ parse_amount('keyed.期初资产规模') }} as starting_assets,
+        {{ parse_amount('keyed.期末资产规模') }} as ending_assets,
+        {{ parse_amount('keyed.供款') }} as contribution,
+        {{ parse_amount('keyed."流失(含待遇支付)"') }} as outflow_incl_benefits
 
     from keyed
     left join months
         on keyed.月度 = months.raw_month
+    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
+    offset 0  -- noqa: AM09
 
 ),
 
@@ -117,7 +107,7 @@ renamed as (
             ['"流失(含待遇支付)"', 'outflow_incl_benefits', 'unparseable amount'],
         ]) }} as cell_problems
 
-    from dated
+    from parsed
 
 ),
 
