@@ -67,8 +67,13 @@
   record differs from its upstream's is forgotten and built again.
 #}
 {% macro held_batches_relation(model) %}
+  {{- return(_relation_beside(model, '__batches')) -}}
+{% endmacro %}
+
+{# A bookkeeping table beside a model: same schema, the model's name plus a suffix. #}
+{% macro _relation_beside(model, suffix) %}
   {{- return(api.Relation.create(
-      database=model.database, schema=model.schema, identifier=model.identifier ~ '__batches', type='table')) -}}
+      database=model.database, schema=model.schema, identifier=model.identifier ~ suffix, type='table')) -}}
 {% endmacro %}
 
 {% macro _seen_batches() %}
@@ -117,7 +122,6 @@
     from {{ upstream }}
     group by 1;
     {%- endif %}
-    create temporary table {{ _changed_batches() }} (load_batch_id text) on commit drop;
   {%- if is_incremental() -%}
     {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
     {%- if execute and ('load_batch_id' not in built_columns or 'raw_version' not in built_columns) -%}
@@ -132,7 +136,7 @@
     from {{ this }}
     group by 1;
     {%- endif %}
-    insert into {{ _changed_batches() }}
+    create temporary table {{ _changed_batches() }} on commit drop as
     select built.load_batch_id
     from {{ held }} as built
     left join {{ _seen_batches() }} as seen
@@ -215,8 +219,7 @@
 
 {# Where a mart keeps the answers it was built with: beside the keys model, `<keys>__applied`. #}
 {% macro applied_answers_relation(keys) %}
-  {{- return(api.Relation.create(
-      database=keys.database, schema=keys.schema, identifier=keys.identifier ~ '__applied', type='table')) -}}
+  {{- return(_relation_beside(keys, '__applied')) -}}
 {% endmacro %}
 
 {#
