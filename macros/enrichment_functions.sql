@@ -42,6 +42,8 @@ begin
 end
 $fn$;
 
+{#- Most names have no lower-case letter: str.upper() is then skipped (one cached class test). #}
+{%- set has_cased = "'[a-z" ~ wdh_upper_non_ascii_class() ~ "]'" %}
 create or replace function {{ schema }}.normalize_company_name(name text)
 returns text
 language plpgsql immutable parallel safe
@@ -59,7 +61,8 @@ begin
         return '';
     end if;
     trimmed := regexp_replace(name, '^[{{ wdh_whitespace_class() }}]+|[{{ wdh_whitespace_class() }}]+$', '', 'g');
-    if {{ schema }}.unicode_upper(trimmed) = any({{ wdh_protected_names() }}) then
+    if (case when trimmed ~ {{ has_cased }} then {{ schema }}.unicode_upper(trimmed) else trimmed end)
+        = any({{ wdh_protected_names() }}) then
         return {{ schema }}.unicode_upper(trimmed);
     end if;
     if trimmed = any({{ wdh_placeholders() }}) then
@@ -73,8 +76,9 @@ begin
     s := regexp_replace(s, '(\(团托\)|（团托）|-[A-Za-z][A-Za-z0-9]*|-[{{ wdh_digit_class() }}]+|-养老|-福利)$', '');
     -- 8: status markers, longest first, each applied once at the start, the end, bracketed end
     -- String operations, not 129 regular expressions: PostgreSQL caches only 32 compiled ones.
-    -- One cached regular expression tells whether any marker occurs; most names have none.
-    if s ~ {{ wdh_status_marker_pattern() }} then
+    -- One cached regular expression tells whether any marker stands at the start or the end (with
+    -- its brackets); in no other place can the first cut happen, and each cut needs one before it.
+    if s ~ {{ wdh_status_marker_at_ends_pattern() }} then
     foreach marker in array {{ wdh_status_markers_by_length() }} loop
         continue when strpos(s, marker) = 0;
         n := length(marker);
@@ -111,14 +115,24 @@ begin
         s := left(s, length(s) - length(trailing_group));
     end if;
     -- 10-13: full width to half width, Chinese round brackets, trailing cleanup, upper case
-    s := translate(s, {{ wdh_full_width_from() }}, {{ wdh_full_width_to() }});
+    -- (translate() with 94 characters is slow: only when a form other than （ ） is present)
+    if s ~ '[{{ wdh_full_width_class() }}]' then
+        s := translate(s, {{ wdh_full_width_from() }}, {{ wdh_full_width_to() }});
+    end if;
     s := translate(s, '()', '（）');
-    s := regexp_replace(s, '[—.。-]+$', '');
+    if right(s, 1) in ('—', '.', '。', '-') then
+        s := regexp_replace(s, '[—.。-]+$', '');
+    end if;
     if right(s, 2) = '（）' then
         s := left(s, -2);
     end if;
-    s := regexp_replace(s, '[—-]+$', '');
-    return {{ schema }}.unicode_upper(s);
+    if right(s, 1) in ('—', '-') then
+        s := regexp_replace(s, '[—-]+$', '');
+    end if;
+    if s ~ {{ has_cased }} then
+        return {{ schema }}.unicode_upper(s);
+    end if;
+    return s;
 end
 $fn$;
 

@@ -13,9 +13,12 @@
 {# Step 10: full-width forms U+FF01-U+FF5E and their ASCII counterparts, as SQL literals. #}
 {% macro wdh_full_width_from() %}{% raw %}'！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～'{% endraw %}{% endmacro %}
 {% macro wdh_full_width_to() %}{% raw %}'!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~'{% endraw %}{% endmacro %}
+{# The same forms except （ and ）, which step 11 turns back into themselves: when a name has none of
+   these, step 10 changes nothing and is skipped. #}
+{% macro wdh_full_width_class() %}\uff01-\uff07\uff0a-\uff5e{% endmacro %}
 {# The rule lists of python_enrich.normalization, as SQL literals. #}
 {% macro wdh_protected_names() %}{% raw %}array['保留账户管理']{% endraw %}{% endmacro %}
 {% macro wdh_placeholders() %}{% raw %}array['-', '--', 'N/A', 'NULL', 'n/a', 'null', '—', '——', '无', '空白']{% endraw %}{% endmacro %}
 {% macro wdh_status_markers_by_length() %}{% raw %}array['企业年金计划', '已转移终止', '转移终止', '保留账户', '已转出', '待转出', '待转移', '已作废', '已终止', '未使用', '终止', '转出', '转移', '保留', '暂停', '注销', '清算', '解散', '吊销', '撤销', '停业', '歇业', '关闭', '迁出', '迁入', '变更', '合并', '分立', '破产', '重整', '托管', '接管', '整顿', '清盘', '退出', '终结', '结束', '完结', '作废', '存量', '本部', '集合', '原']{% endraw %}{% endmacro %}
-{% macro wdh_status_marker_pattern() %}{% raw %}'企业年金计划|已转移终止|转移终止|保留账户|已转出|待转出|待转移|已作废|已终止|未使用|终止|转出|转移|保留|暂停|注销|清算|解散|吊销|撤销|停业|歇业|关闭|迁出|迁入|变更|合并|分立|破产|重整|托管|接管|整顿|清盘|退出|终结|结束|完结|作废|存量|本部|集合|原'{% endraw %}{% endmacro %}
+{% macro wdh_status_marker_at_ends_pattern() %}{% raw %}'^[(（]?(企业年金计划|已转移终止|转移终止|保留账户|已转出|待转出|待转移|已作废|已终止|未使用|终止|转出|转移|保留|暂停|注销|清算|解散|吊销|撤销|停业|歇业|关闭|迁出|迁入|变更|合并|分立|破产|重整|托管|接管|整顿|清盘|退出|终结|结束|完结|作废|存量|本部|集合|原)|(企业年金计划|已转移终止|转移终止|保留账户|已转出|待转出|待转移|已作废|已终止|未使用|终止|转出|转移|保留|暂停|注销|清算|解散|吊销|撤销|停业|歇业|关闭|迁出|迁入|变更|合并|分立|破产|重整|托管|接管|整顿|清盘|退出|终结|结束|完结|作废|存量|本部|集合|原)[)）]?$'{% endraw %}{% endmacro %}
 {% macro wdh_legal_form_pattern() %}{% raw %}'特殊普通合伙|普通合伙|有限合伙|有限公司|个人独资|全民所有制|集体所有制|股份合作|个体工商户'{% endraw %}{% endmacro %}
