@@ -94,15 +94,17 @@
   The post-hook record_held_batches then keeps the upstream's record as this model's: the model
   now holds exactly those batches. All of it runs in the model's transaction.
 #}
-{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id', upstream_version='raw_version', upstream_record=none) %}
-  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch, upstream_version, upstream_record)) -}}
+{#- keeps_rows_by_batch=false: a model whose rows are not batches' rows (the per-key answers) keeps
+    the record only to tell what changed upstream. -#}
+{% macro forget_changed_batches(upstream, upstream_batch='load_batch_id', upstream_version='raw_version', upstream_record=none, keeps_rows_by_batch=true) %}
+  {{- return(adapter.dispatch('forget_changed_batches', 'company_enrichment')(upstream, upstream_batch, upstream_version, upstream_record, keeps_rows_by_batch)) -}}
 {% endmacro %}
 
-{% macro default__forget_changed_batches(upstream, upstream_batch, upstream_version, upstream_record) %}
+{% macro default__forget_changed_batches(upstream, upstream_batch, upstream_version, upstream_record, keeps_rows_by_batch) %}
   {{- _postgres_only('forget_changed_batches') -}}
 {% endmacro %}
 
-{% macro postgres__forget_changed_batches(upstream, upstream_batch, upstream_version, upstream_record) %}
+{% macro postgres__forget_changed_batches(upstream, upstream_batch, upstream_version, upstream_record, keeps_rows_by_batch) %}
   {{- _require_sql_expression('forget_changed_batches', upstream_batch) -}}
   {{- _require_sql_expression('forget_changed_batches', upstream_version) -}}
   {%- set held = held_batches_relation(this) -%}
@@ -124,17 +126,20 @@
     {%- endif %}
   {%- if is_incremental() -%}
     {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [] -%}
-    {%- if execute and ('load_batch_id' not in built_columns or 'raw_version' not in built_columns) -%}
+    {%- if execute and keeps_rows_by_batch and ('load_batch_id' not in built_columns or 'raw_version' not in built_columns) -%}
       {{ exceptions.raise_compiler_error(
           this ~ " was built before incremental builds (no load_batch_id or raw_version): run `dbt build --full-refresh` once") }}
     {%- endif -%}
     {%- set has_record = execute and adapter.get_relation(held.database, held.schema, held.identifier) is not none %}
-    {#- A model built before it kept a record: count what it holds, once. #}
-    {%- if not has_record %}
+    {#- A model built before it kept a record: count what it holds, once (holds nothing known when
+        its rows are not batches' rows). #}
+    {%- if not has_record and keeps_rows_by_batch %}
     create table {{ held }} as
     select load_batch_id, count(*) as row_count, sum(raw_version) as version_sum
     from {{ this }}
     group by 1;
+    {%- elif not has_record %}
+    create table {{ held }} (load_batch_id text, row_count bigint, version_sum numeric);
     {%- endif %}
     create temporary table {{ _changed_batches() }} on commit drop as
     select built.load_batch_id

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import psycopg2
@@ -25,7 +26,7 @@ from python_enrich.load.tables import INCOME, PERFORMANCE
 from python_enrich.review import state
 from python_enrich.standins import sample
 from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
-from python_enrich.tools.full_refresh_check import database_copy, differing_rows, mart_checksums
+from python_enrich.tools.full_refresh_check import database_copy, differing_rows, model_checksums
 from tests.conftest import DbtProject, fresh_database
 
 ROWS, SEED = 2400, 7
@@ -75,8 +76,8 @@ KEY_COLUMNS = {"cache": 2, "queue": 1, "decisions": 2}
 
 
 def build_and_compare_with_full_refresh(project: DbtProject) -> dict[str, int]:
-    """Build (and test) incrementally; build --full-refresh in a copy of the state before; compare.
-    Returns the rows each mart compared."""
+    """Build (and test) incrementally; build --full-refresh in a copy of the state before; compare
+    the marts and the per-key answers. Returns the rows each mart compared."""
     with database_copy(project.database) as copy:
         # run + test: a build without `dbt seed`, which would put the seeds back as the CSVs say
         # (a test changes an override in the seed table itself).
@@ -85,8 +86,8 @@ def build_and_compare_with_full_refresh(project: DbtProject) -> dict[str, int]:
         refreshed = DbtProject(copy, project.work_dir / "full-refresh")
         before = durable_state(refreshed)
         refreshed.run("run", "--full-refresh")
-        incremental, full = mart_checksums(project.database), mart_checksums(copy)
-        differing = {mart: differing_rows(project.database, copy, mart) for mart in incremental}
+        incremental, full = model_checksums(project.database), model_checksums(copy)
+        differing = {model: differing_rows(project.database, copy, model) for model in incremental}
         print(f"rows compared with a full refresh: {', '.join(f'{m} {s.rows}' for m, s in full.items())}; "
               f"rows differing: {differing}")  # fmt: skip
         assert incremental == full, f"rows differing from a full refresh: {differing}"
@@ -96,7 +97,7 @@ def build_and_compare_with_full_refresh(project: DbtProject) -> dict[str, int]:
             key = KEY_COLUMNS[name]
             assert {row[:key] for row in rows} <= {row[:key] for row in after[name]}, f"--full-refresh lost {name}"
         assert durable_state(project) == after
-    return {mart: s.rows for mart, s in full.items()}
+    return {model: s.rows for model, s in full.items() if model.startswith("marts.")}
 
 
 INCREMENTAL_MODELS = (
@@ -191,6 +192,128 @@ def test_loads_drain_reload_and_review_then_one_build_equals_a_full_refresh(buil
     # The corrected month replaced the old one: no row of it is left over.
     month_rows = built.query("select count(*) from marts.annuity_income where report_month = '2024-02-01'")[0][0]
     assert month_rows == len(corrected(MONTHS[1])[(INCOME.name, MONTHS[1])])
+
+
+KEYS_MODELS = (
+    "intermediate.int_annuity_performance__company_keys",
+    "intermediate.int_annuity_income__company_keys",
+)
+
+
+def assert_keys_resolved_incrementally(project: DbtProject) -> None:
+    """The last build resolved again some keys of each per-key answers table, not every key."""
+    for model in KEYS_MODELS:
+        rebuilt, again = project.query(f"select rebuilt_every_key, keys_resolved_again from {model}__state")[0]
+        keys = project.query(f"select count(*) from {model}")[0][0]
+        print(f"{model}: {again} of {keys} keys resolved again (every key: {rebuilt})")
+        assert not rebuilt and 0 < again < keys
+
+
+def test_a_new_month(built: DbtProject, tmp_path: Path) -> None:
+    """The monthly case: only the new month's keys, and the keys whose inputs it changed (backflow
+    learns from its codes), are resolved again; the rest keep their answers and equal a full refresh."""
+    load(built, tmp_path, MONTHS[3])
+    rows = build_and_compare_with_full_refresh(built)
+    assert sum(rows.values()) == raw_rows(built)
+    assert_keys_resolved_incrementally(built)
+
+
+def keys_build_state(project: DbtProject) -> list[tuple[bool, int]]:
+    return [project.query(f"select rebuilt_every_key, keys_resolved_again from {m}__state")[0] for m in KEYS_MODELS]
+
+
+def test_changed_resolution_vars_resolve_every_key_once(built: DbtProject) -> None:
+    """The answers depend on the code and vars that resolve, not only on the inputs: a build with
+    another cache_min_confidence resolves every key again; the next, with nothing changed, none."""
+    stricter = "{cache_min_confidence: 0.95}"
+    built.run("run", "--vars", stricter)
+    assert keys_build_state(built) == [(True, 0), (True, 0)]
+    built.run("run", "--vars", stricter)
+    assert keys_build_state(built) == [(False, 0), (False, 0)]
+
+
+def test_a_cache_entry_for_a_plan_and_name_and_a_plan_override(built: DbtProject) -> None:
+    """Inputs looked up by a key's plan and name together, and by its plan alone, reach exactly the
+    keys they answer (the other tests change inputs looked up by name)."""
+    plan, name = built.query(
+        "select plan_code, resolution_name_normalized from marts.annuity_performance "
+        "where plan_code is not null and resolution_name_normalized <> '' "
+        "group by 1, 2 having bool_and(company_id_source not like '%%override') order by count(*) desc, 1, 2 limit 1"
+    )[0]
+    # A plan no code is seen with, in either table: backflow learns nothing of it, so the override
+    # is the only input that changes for its keys.
+    other_plan = built.query(
+        "select plan_code from marts.annuity_performance as p where plan_code is not null and plan_code <> %s "
+        "and not exists (select from intermediate.int_existing_code_backflow as b "
+        "where b.key_type = 'plan_customer' and split_part(b.lookup_key, '|', 1) = p.plan_code) "
+        "group by 1 having bool_and(plan_type is distinct from '集合计划' and company_id_source not like '%%override') "
+        "order by count(*) desc, 1 limit 1",
+        (plan,),
+    )[0][0]
+    built.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source) "
+        "values ('plan_customer', %s, '990000003', 1, 'manual') on conflict (key_type, lookup_key) "
+        "do update set company_id = excluded.company_id, confidence = 1, source = 'manual'",
+        (f"{plan}|{name}",),
+    )
+    built.query(
+        "insert into enrichment_seeds.company_id_overrides_plan (plan_code, company_id, note) values (%s, %s, %s)",
+        (other_plan, "990000004", "test"),
+    )
+    build_and_compare_with_full_refresh(built)
+    assert_keys_resolved_incrementally(built)
+    answers = built.query(
+        "select plan_code = %s, company_id = case when plan_code = %s then '990000004' else '990000003' end, "
+        "count(*) from marts.annuity_performance "
+        "where (plan_code = %s and resolution_name_normalized <> '') "  # a row without a usable name: none
+        "or (plan_code = %s and resolution_name_normalized = %s) group by 1, 2",
+        (other_plan, other_plan, other_plan, plan, name),
+    )
+    for overridden_plan, label in ((False, "plan + name entry"), (True, "plan override")):
+        right = sum(n for is_plan, ok, n in answers if is_plan == overridden_plan and ok)
+        wrong = sum(n for is_plan, ok, n in answers if is_plan == overridden_plan and not ok)
+        print(f"rows answered by the new {label}: right {right}, wrong {wrong}")
+        assert right > 0 and wrong == 0
+
+
+def decided_rows(project: DbtProject, name: str, expected_id: str | None) -> tuple[int, int]:
+    """Rows of the name, in both marts, that carry the decided id (right) and that do not (wrong)."""
+    answers = project.query(
+        "select company_id is not distinct from %s, count(*) from (select company_id, customer_name_normalized "
+        "from marts.annuity_performance union all select company_id, customer_name_normalized "
+        "from marts.annuity_income) as r where customer_name_normalized = %s group by 1",
+        (expected_id, name),
+    )
+    counts = dict(answers)
+    return counts.get(True, 0), counts.get(False, 0)
+
+
+def test_a_drain_then_review_decisions_each_alone(built: DbtProject) -> None:
+    """No new rows: the cache entries a drain wrote, then an accepted candidate, then that decision
+    undone and the name declared no company, each reach exactly the keys they answer."""
+    with SandboxServer(SandboxConfig(companies=sample.sample_size(ROWS).companies, seed=SEED)) as sandbox:
+        drain_all(sandbox, built)
+    build_and_compare_with_full_refresh(built)
+    assert_keys_resolved_incrementally(built)
+    # A connection per step: comparing with a full refresh copies the database, ending its sessions.
+    with closing(psycopg2.connect(dbname=built.database)) as conn:
+        with conn, conn.cursor() as cur:
+            waiting = [w for w in state.waiting(cur) if w.candidates]
+        assert waiting, "the drain left no name for review: the test would decide nothing"
+        name, accepted_id = waiting[0].normalized_name, waiting[0].candidates[0]["company_id"]
+        state.accept(conn, name, accepted_id, who="test")
+    build_and_compare_with_full_refresh(built)
+    assert_keys_resolved_incrementally(built)
+    accepted = decided_rows(built, name, accepted_id)
+    with closing(psycopg2.connect(dbname=built.database)) as conn:
+        state.undo(conn, name, who="test")
+        state.no_company(conn, name, who="test")
+    build_and_compare_with_full_refresh(built)
+    assert_keys_resolved_incrementally(built)
+    nobody = decided_rows(built, name, None)
+    print(f"rows of the decided name: accepted right {accepted[0]}, wrong {accepted[1]}; "
+          f"no company right {nobody[0]}, wrong {nobody[1]}")  # fmt: skip
+    assert accepted[0] > 0 and accepted[1] == 0 and nobody[0] == accepted[0] and nobody[1] == 0
 
 
 def test_a_month_loaded_twice(built: DbtProject, tmp_path: Path) -> None:

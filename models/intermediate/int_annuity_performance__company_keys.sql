@@ -1,7 +1,35 @@
-{{ resolve_company_keys(
-    ref('stg_annuity__performance'),
-    normalized_name='resolution_name_normalized',
-    raw_name='resolution_name',
-    asset_volume='ending_assets',
-    learned_keys=ref('int_existing_code_backflow')
+{{ config(
+    materialized='incremental',
+    unique_key=['plan_key', 'normalized_name', 'code_key'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ forget_changed_batches(ref('stg_annuity__performance'), upstream_record=held_batches_relation(ref('stg_annuity__performance')), keeps_rows_by_batch=false) }}",
+        "{{ scope_company_keys(ref('stg_annuity__performance'), ref('int_existing_code_backflow')) }}",
+    ],
+    post_hook=["{{ record_held_batches() }}", "{{ record_company_keys_inputs() }}"],
 ) }}
+-- The answer per distinct key; an incremental build resolves again only the keys whose answer can
+-- have changed (macros/incremental_company_keys.sql).
+with
+
+rows_in_scope as (
+
+    select * from {{ ref('stg_annuity__performance') }}
+    where {{ company_key_in_scope() }}
+
+),
+
+resolved as (
+
+    {{ resolve_company_keys(
+        'rows_in_scope',
+        normalized_name='resolution_name_normalized',
+        raw_name='resolution_name',
+        asset_volume='ending_assets',
+        learned_keys=ref('int_existing_code_backflow')
+    ) }}
+
+)
+
+select * from resolved

@@ -39,7 +39,7 @@ from python_enrich.pgcluster import PrivateCluster, Server, ensure_server
 from python_enrich.standins import sample
 from python_enrich.standins.companies import build_companies
 from python_enrich.standins.sandbox import SandboxConfig, SandboxServer
-from python_enrich.tools.full_refresh_check import database_copy, differing_rows, mart_checksums
+from python_enrich.tools.full_refresh_check import database_copy, differing_rows, model_checksums
 
 RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 
@@ -194,8 +194,8 @@ def bench_incremental(history_rows: int, month_rows: int, server: Server) -> dic
             month_tests_wall = time.perf_counter() - started
             with environment(PGDATABASE=copy):
                 _dbt("run", "--full-refresh")
-            incremental, refreshed = mart_checksums(database), mart_checksums(copy)
-            differing = {mart: differing_rows(database, copy, mart) for mart in incremental}
+            incremental, refreshed = model_checksums(database), model_checksums(copy)
+            differing = {model: differing_rows(database, copy, model) for model in incremental}
     return {
         "history_rows": size.performance_rows + size.income_rows,
         "month_rows": month.performance_rows + month.income_rows,

@@ -3,7 +3,8 @@
 A full refresh of "the same state" must start from the state the incremental build started from:
 a build writes durable state (learned keys into the cache, names into the queue), so the check
 copies the database first (`create database … template …`) and builds --full-refresh in the copy.
-Marts are compared row by row through checksums.
+The incremental models (the marts and the per-key answers they are built from) are compared row
+by row through checksums.
 """
 
 from __future__ import annotations
@@ -16,43 +17,55 @@ from dataclasses import dataclass
 import psycopg2
 from psycopg2 import sql
 
-# The marts built incrementally; the other marts are tables rebuilt whole by every build.
-INCREMENTAL_MARTS = ("annuity_performance", "annuity_income")
+# The models built incrementally after staging: the marts users query, and the per-key answers
+# that the other marts are built from (tables rebuilt whole by every build).
+INCREMENTAL_MODELS = (
+    "marts.annuity_performance",
+    "marts.annuity_income",
+    "intermediate.int_annuity_performance__company_keys",
+    "intermediate.int_annuity_income__company_keys",
+)
+
+
+def _identifier(model: str) -> sql.Identifier:
+    schema, table = model.split(".")
+    return sql.Identifier(schema, table)
 
 
 @dataclass(frozen=True)
-class MartChecksum:
+class ModelChecksum:
     rows: int
-    checksum: str | None  # md5 over the rows' md5s in row_key order; None for an empty mart
+    checksum: str | None  # md5 over the rows' sorted md5s; None for an empty model
 
 
-def mart_checksums(database: str) -> dict[str, MartChecksum]:
-    """Row count and checksum of every incrementally built mart."""
+def model_checksums(database: str) -> dict[str, ModelChecksum]:
+    """Row count and checksum of every incrementally built model, by its schema-qualified name."""
     conn = psycopg2.connect(dbname=database)
     try:
         with conn, conn.cursor() as cur:
             sums = {}
-            for mart in INCREMENTAL_MARTS:
+            for model in INCREMENTAL_MODELS:
                 cur.execute(
                     sql.SQL(
-                        "select count(*), md5(string_agg(md5(cast(t as text)), '' order by t.row_key)) from {} as t"
-                    ).format(sql.Identifier("marts", mart))
+                        "select count(*), md5(string_agg(h, '' order by h)) "
+                        "from (select md5(cast(t as text)) as h from {} as t) as hashed"
+                    ).format(_identifier(model))
                 )
                 rows, checksum = cur.fetchone()
-                sums[mart] = MartChecksum(int(rows), checksum)
+                sums[model] = ModelChecksum(int(rows), checksum)
             return sums
     finally:
         conn.close()
 
 
-def differing_rows(database: str, other: str, mart: str) -> int:
-    """Rows of a mart that one database has and the other has not (for a readable failure)."""
+def differing_rows(database: str, other: str, model: str) -> int:
+    """Rows of a model ("schema.table") that one database has and the other has not (for a readable failure)."""
 
     def row_hashes(name: str) -> set[str]:
         conn = psycopg2.connect(dbname=name)
         try:
             with conn, conn.cursor() as cur:
-                cur.execute(sql.SQL("select md5(cast(t as text)) from {} as t").format(sql.Identifier("marts", mart)))
+                cur.execute(sql.SQL("select md5(cast(t as text)) from {} as t").format(_identifier(model)))
                 return {h for (h,) in cur.fetchall()}
         finally:
             conn.close()

@@ -1,0 +1,156 @@
+{#
+  The per-key answers (int_*__company_keys), built incrementally (docs/incremental-builds.md).
+
+  A key's answer depends on its rows and on the inputs of resolve_company_keys: overrides and
+  review decisions, collective plans, cache entries, the keys backflow learned, the salt, and the
+  code and vars that resolve. An incremental build resolves again exactly the keys whose answer
+  can have changed, and every key in the few cases it cannot tell:
+    - keys of the rows of new batches (their counts and answers; their other rows too, so counts
+      stay whole);
+    - keys that a changed input row can answer (matched the way resolution looks them up: plan,
+      name, or plan + name), found by comparing the inputs with the copy kept at the last build
+      (`<keys>__inputs`);
+    - every key when a batch it was built from changed or went away (a replaced or deleted month:
+      the keys of rows that are gone are not known), when a row has no batch, when the code, the
+      vars or the salt differ from the last build (`<keys>__state`), or when a record is missing.
+  Hooks, in the model's transaction, in this order:
+    pre   forget_changed_batches(..., keeps_rows_by_batch=false)   the batches record (as staging's)
+    pre   scope_company_keys(learned_keys)     decides the scope; on a whole rebuild deletes every key
+    post  record_held_batches()
+    post  record_company_keys_inputs()         the inputs copy and the fingerprint, as now
+  The model selects its rows with company_key_in_scope(...).
+#}
+
+{% macro _keys_scope() %}
+  {{- return(this.identifier ~ '__scope') -}}
+{% endmacro %}
+
+{% macro _keys_inputs_now() %}
+  {{- return(this.identifier ~ '__inputs_now') -}}
+{% endmacro %}
+
+{% macro _keys_inputs_changed() %}
+  {{- return(this.identifier ~ '__inputs_changed') -}}
+{% endmacro %}
+
+{#- Every input row resolution reads, one text answer per (key type, lookup key): what changes in
+    it can change the answer of the keys that look it up. #}
+{% macro _resolution_inputs(learned_keys) %}
+    select 'override_' || override_type as key_type, match_key as lookup_key,
+        cast(row(company_id) as text) as answer
+    from {{ ref('int_company_id_overrides') }}
+    union all
+    select 'collective_plan', plan_code, '' from {{ ref('int_collective_plans') }}
+    union all
+    select 'cache_' || key_type, lookup_key, cast(row(company_id, confidence, is_verified) as text)
+    from {{ source('enrichment', 'company_name_index') }}
+    where confidence >= {{ var('cache_min_confidence') }}
+    union all
+    select 'learned_' || key_type, lookup_key, cast(row(company_id, confidence) as text)
+    from {{ learned_keys }}
+    where is_learned
+{% endmacro %}
+
+{#- What else an answer depends on: the resolution's SQL as compiled (the code of every macro it
+    calls, the vars, the relations it reads; not the database's name, which a copy changes) and the
+    salt (through a temporary id it gives). #}
+{% macro _company_keys_fingerprint() %}
+  {%- if not execute -%}{{ return("''") }}{%- endif -%}
+  {%- set code = model.compiled_code | replace('"' ~ this.database ~ '".', '') -%}
+  {{- return("'" ~ local_md5(code) ~ "' || " ~ temp_company_id("'salt fingerprint'", normalized=true)) -}}
+{% endmacro %}
+
+{% macro scope_company_keys(upstream, learned_keys, plan_code='plan_code', normalized_name='resolution_name_normalized', existing_code='existing_company_id') %}
+  {{- return(adapter.dispatch('scope_company_keys', 'company_enrichment')(
+      upstream, learned_keys, plan_code, normalized_name, existing_code)) -}}
+{% endmacro %}
+
+{% macro default__scope_company_keys(upstream, learned_keys, plan_code, normalized_name, existing_code) %}
+  {{- _postgres_only('scope_company_keys') -}}
+{% endmacro %}
+
+{% macro postgres__scope_company_keys(upstream, learned_keys, plan_code, normalized_name, existing_code) %}
+  {%- for argument in [plan_code, normalized_name, existing_code] -%}
+    {{- _require_sql_expression('scope_company_keys', argument) -}}
+  {%- endfor -%}
+  {%- set state = _relation_beside(this, '__state') -%}
+  {%- set inputs = _relation_beside(this, '__inputs') -%}
+  {%- set every_key = true -%}
+  {%- if execute and is_incremental()
+      and adapter.get_relation(state.database, state.schema, state.identifier) is not none
+      and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none -%}
+    {%- set unchanged = run_query(
+        'select not exists (select from ' ~ _changed_batches() ~ ') '
+        ~ 'and (select fingerprint from ' ~ state ~ ') = ' ~ _company_keys_fingerprint()) -%}
+    {%- set every_key = not unchanged.columns[0].values()[0] -%}
+  {%- endif %}
+    create temporary table {{ _keys_inputs_now() }} on commit drop as
+    {{ _resolution_inputs(learned_keys) }};
+    {%- if every_key %}
+    create temporary table {{ _keys_scope() }} on commit drop as
+    select true as every_key, null::text as plan_key, null::text as normalized_name, null::text as code_key;
+    {%- if is_incremental() %}
+    -- (the keys of rows that are gone are not known)
+    delete from {{ this }}
+    {%- endif %}
+    {%- else %}
+    -- input rows added or removed since the last build (one hashed pass over both)
+    create temporary table {{ _keys_inputs_changed() }} on commit drop as
+    select distinct lookup_key
+    from (
+        select *, 1 as side from {{ _keys_inputs_now() }}
+        union all
+        select *, -1 as side from {{ inputs }}
+    ) as both_builds
+    group by key_type, lookup_key, answer
+    having sum(side) <> 0;
+    create temporary table {{ _keys_scope() }} on commit drop as
+    -- the keys a changed input row may answer: resolution looks a key up by its plan, its name, or
+    -- both (plan|name); any of the three, whatever the input's kind, so that none is ever missed
+    select false as every_key, built.plan_key, built.normalized_name, built.code_key
+    from {{ this }} as built
+    where
+        built.plan_key in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+        or built.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+        or built.plan_key || '|' || built.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+    union
+    -- the keys of the rows of batches this model was not built from yet
+    select false, coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')
+    from {{ upstream }}
+    where {{ batch_is_unbuilt('load_batch_id') }}
+    {%- endif %}
+{%- endmacro %}
+
+{# A predicate on the upstream's rows: the rows of the keys this build resolves. The same text on
+   every build (scope_company_keys makes its table on full builds too), so that the compiled SQL is
+   the fingerprint of the resolution's code; `true` in dbt's unit tests, which run no hooks. #}
+{% macro company_key_in_scope(plan_code='plan_code', normalized_name='resolution_name_normalized', existing_code='existing_company_id') %}
+  {%- for argument in [plan_code, normalized_name, existing_code] -%}
+    {{- _require_sql_expression('company_key_in_scope', argument) -}}
+  {%- endfor -%}
+  {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
+    true
+  {%- else -%}
+    (
+        exists (select from {{ _keys_scope() }} as s where s.every_key)
+        or (coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, ''))
+        in (select s.plan_key, s.normalized_name, s.code_key from {{ _keys_scope() }} as s)
+    )
+  {%- endif -%}
+{%- endmacro %}
+
+{# Post-hook: the inputs and the fingerprint this build resolved with, and what it resolved again
+   (rebuilt_every_key, keys_resolved_again: for people and tests to see what a build did). #}
+{% macro record_company_keys_inputs() %}
+  {%- set state = _relation_beside(this, '__state') -%}
+  {%- set inputs = _relation_beside(this, '__inputs') -%}
+    drop table if exists {{ inputs }};
+    create table {{ inputs }} as select * from {{ _keys_inputs_now() }};
+    drop table if exists {{ state }};
+    create table {{ state }} as
+    select
+        {{ _company_keys_fingerprint() }} as fingerprint,
+        coalesce(bool_or(every_key), false) as rebuilt_every_key,
+        count(*) filter (where not every_key) as keys_resolved_again
+    from {{ _keys_scope() }}
+{%- endmacro %}
