@@ -76,12 +76,17 @@
       database=model.database, schema=model.schema, identifier=model.identifier ~ suffix, type='table')) -}}
 {% endmacro %}
 
+{# A temporary table of this model's build (dropped at commit): the model's name plus a suffix. #}
+{% macro _temporary_beside(suffix) %}
+  {{- return(this.identifier ~ suffix) -}}
+{% endmacro %}
+
 {% macro _seen_batches() %}
-  {{- return(this.identifier ~ '__seen_batches') -}}
+  {{- return(_temporary_beside('__seen_batches')) -}}
 {% endmacro %}
 
 {% macro _changed_batches() %}
-  {{- return(this.identifier ~ '__changed_batches') -}}
+  {{- return(_temporary_beside('__changed_batches')) -}}
 {% endmacro %}
 
 {#

@@ -22,15 +22,15 @@
 #}
 
 {% macro _keys_scope() %}
-  {{- return(this.identifier ~ '__scope') -}}
+  {{- return(_temporary_beside('__scope')) -}}
 {% endmacro %}
 
 {% macro _keys_inputs_now() %}
-  {{- return(this.identifier ~ '__inputs_now') -}}
+  {{- return(_temporary_beside('__inputs_now')) -}}
 {% endmacro %}
 
 {% macro _keys_inputs_changed() %}
-  {{- return(this.identifier ~ '__inputs_changed') -}}
+  {{- return(_temporary_beside('__inputs_changed')) -}}
 {% endmacro %}
 
 {#- Every input row resolution reads, one text answer per (key type, lookup key): what changes in

@@ -200,10 +200,14 @@ KEYS_MODELS = (
 )
 
 
+def keys_build_state(project: DbtProject) -> list[tuple[bool, int]]:
+    """What the last build did to each per-key answers table: (rebuilt_every_key, keys_resolved_again)."""
+    return [project.query(f"select rebuilt_every_key, keys_resolved_again from {m}__state")[0] for m in KEYS_MODELS]
+
+
 def assert_keys_resolved_incrementally(project: DbtProject) -> None:
     """The last build resolved again some keys of each per-key answers table, not every key."""
-    for model in KEYS_MODELS:
-        rebuilt, again = project.query(f"select rebuilt_every_key, keys_resolved_again from {model}__state")[0]
+    for model, (rebuilt, again) in zip(KEYS_MODELS, keys_build_state(project), strict=True):
         keys = project.query(f"select count(*) from {model}")[0][0]
         print(f"{model}: {again} of {keys} keys resolved again (every key: {rebuilt})")
         assert not rebuilt and 0 < again < keys
@@ -216,10 +220,6 @@ def test_a_new_month(built: DbtProject, tmp_path: Path) -> None:
     rows = build_and_compare_with_full_refresh(built)
     assert sum(rows.values()) == raw_rows(built)
     assert_keys_resolved_incrementally(built)
-
-
-def keys_build_state(project: DbtProject) -> list[tuple[bool, int]]:
-    return [project.query(f"select rebuilt_every_key, keys_resolved_again from {m}__state")[0] for m in KEYS_MODELS]
 
 
 def test_changed_resolution_vars_resolve_every_key_once(built: DbtProject) -> None:
