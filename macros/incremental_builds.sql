@@ -245,23 +245,24 @@
 {% endmacro %}
 
 {% macro postgres__changed_answer_keys(keys) %}
-  {%- set columns = (_company_key_columns() + company_answer_columns()) | join(', ') -%}
   {%- set applied = applied_answers_relation(keys) -%}
   {%- set recorded = [] -%}
   {%- if execute and adapter.get_relation(applied.database, applied.schema, applied.identifier) is not none -%}
     {%- set recorded = adapter.get_columns_in_relation(applied) | map(attribute='name') | list -%}
   {%- endif -%}
   {%- set complete = (_company_key_columns() + company_answer_columns()) | reject('in', recorded) | list | length == 0 -%}
+  {#- A hashed anti-join on the key (never NULL: tested in the keys' YAML), then the answers compared
+      NULL-safe: half the time of an EXCEPT over every column. -#}
     select {{ _company_key_columns() | join(', ') }}
-    from (
-        select {{ columns }}
-        from {{ keys }}
-        {%- if complete %}
-        except
-        select {{ columns }}
-        from {{ applied }}
-        {%- endif %}
-    ) as changed
+    from {{ keys }} as now_
+    {%- if complete %}
+    left join {{ applied }} as applied
+        using ({{ _company_key_columns() | join(', ') }})
+    where
+        applied.{{ _company_key_columns()[0] }} is null
+        or ({% for c in company_answer_columns() %}now_.{{ c }}{{ ', ' if not loop.last }}{% endfor %})
+        is distinct from ({% for c in company_answer_columns() %}applied.{{ c }}{{ ', ' if not loop.last }}{% endfor %})
+    {%- endif %}
 {%- endmacro %}
 
 {# A predicate: the row's resolution key (as attach_company_ids joins it) is among changed_keys. #}

@@ -16,8 +16,15 @@
   {%- set s = enrichment_schema() -%}
 insert into {{ s }}.company_name_index as cache
     (key_type, lookup_key, company_id, match_type, confidence, source)
-select key_type, lookup_key, company_id, 'existing_code', confidence, 'backflow'
-from {{ relation }}
+select learned.key_type, learned.lookup_key, learned.company_id, 'existing_code', learned.confidence, 'backflow'
+from {{ relation }} as learned
+-- Only keys that insert or raise a confidence: most are in the cache already, as they were learned
+-- by earlier builds; one hashed pass skips them instead of a conflicting insert apiece.
+where not exists (
+    select 1 from {{ s }}.company_name_index as known
+    where known.key_type = learned.key_type and known.lookup_key = learned.lookup_key
+        and (known.company_id <> learned.company_id or known.confidence >= learned.confidence)
+)
 on conflict (key_type, lookup_key) do update
 set confidence = excluded.confidence, updated_at = now()
 where cache.company_id = excluded.company_id and cache.confidence < excluded.confidence

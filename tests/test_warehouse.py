@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import psycopg2
 import pytest
 
@@ -105,6 +107,44 @@ def test_backflow_lists_conflicts_and_never_overwrites(built_warehouse: DbtProje
         "select company_id, company_id_source from marts.annuity_performance where plan_code = 'PX2'"
     )
     assert rows == [("222222222", "existing_code")]
+
+
+def test_backflow_raises_a_weaker_entry_of_the_same_company_and_rewrites_nothing_else(
+    built_warehouse: DbtProject,
+) -> None:
+    """Codes that agree with a cache entry of lower confidence raise it to existing_code_confidence
+    (0.9); an entry already as confident is left alone, and a build that learns nothing new
+    writes nothing into the cache."""
+    weaker, stronger = normalize_company_name("确认加强有限公司"), normalize_company_name("已经可信有限公司")
+    built_warehouse.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source) "
+        "values ('customer_name', %s, '655000001', 0.7, 'manual'), ('customer_name', %s, '655000002', 0.9, 'manual')",
+        (weaker, stronger),
+    )
+    built_warehouse.query(
+        "insert into raw.annuity_performance (月度, 计划代码, 客户名称, 公司代码) values "
+        "('2025-01-01', 'PW1', '确认加强有限公司', '655000001'), ('2025-01-01', 'PW2', '已经可信有限公司', '655000002')"
+    )
+
+    def entries() -> list[tuple[object, ...]]:
+        return built_warehouse.query(
+            "select lookup_key, company_id, confidence, source, updated_at from enrichment.company_name_index "
+            "where key_type = 'customer_name' and lookup_key in (%s, %s) order by company_id",
+            (weaker, stronger),
+        )
+
+    before = entries()
+    built_warehouse.run("build")
+    raised = entries()
+    assert [row[:4] for row in raised] == [
+        (weaker, "655000001", Decimal("0.900"), "manual"),
+        (stronger, "655000002", Decimal("0.900"), "manual"),
+    ]
+    assert raised[0][4] > before[0][4] and raised[1][4] == before[1][4]
+    cache_before = built_warehouse.query("select count(*), max(updated_at) from enrichment.company_name_index")
+    built_warehouse.run("build")
+    assert entries() == raised
+    assert built_warehouse.query("select count(*), max(updated_at) from enrichment.company_name_index") == cache_before
 
 
 def test_one_rows_code_never_outranks_the_cache_for_its_neighbours(built_warehouse: DbtProject) -> None:

@@ -52,26 +52,20 @@ pairs as (
 
 by_key_and_id as (
 
+    -- Both kinds of key in one pass over the pairs (grouping sets): a name key groups without the plan.
     select
-        'customer_name' as key_type,
-        '' as plan_key,
         resolution_name_normalized as normalized_name,
         existing_company_id as company_id,
+        case when grouping(plan_code) = 1 then 'customer_name' else 'plan_customer' end as key_type,
+        case when grouping(plan_code) = 1 then '' else plan_code end as plan_key,
         count(*) as row_count
     from pairs
-    group by 1, 2, 3, 4
-
-    union all
-
-    select
-        'plan_customer' as key_type,
-        plan_code as plan_key,
-        resolution_name_normalized as normalized_name,
-        existing_company_id as company_id,
-        count(*) as row_count
-    from pairs
-    where plan_code is not null
-    group by 1, 2, 3, 4
+    group by
+        grouping sets (
+            (resolution_name_normalized, existing_company_id),
+            (plan_code, resolution_name_normalized, existing_company_id)
+        )
+    having grouping(plan_code) = 1 or plan_code is not null
 
 ),
 
@@ -91,7 +85,7 @@ by_key as (
         (array_agg(company_id order by row_count desc, company_id asc))[1] as company_id,
         array_agg(company_id order by row_count desc, company_id asc) as company_ids
     from by_key_and_id
-    group by 1, 2, 3
+    group by key_type, plan_key, normalized_name
 
 ),
 

@@ -1,7 +1,9 @@
+{#- Appended: the pre-hooks have already deleted every row this build selects again (the rows of
+    changed batches and rows without a batch), so none of its rows is present; a delete by row_key
+    would only scan the whole history for nothing. -#}
 {{ config(
     materialized='incremental',
-    unique_key='row_key',
-    incremental_strategy='delete+insert',
+    incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
         "{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version()) }}",
