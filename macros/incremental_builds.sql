@@ -253,15 +253,15 @@
   {%- set complete = (_company_key_columns() + company_answer_columns()) | reject('in', recorded) | list | length == 0 -%}
   {#- A hashed anti-join on the key (never NULL: tested in the keys' YAML), then the answers compared
       NULL-safe: half the time of an EXCEPT over every column. -#}
-    select {{ _company_key_columns() | join(', ') }}
+  {%- set key_columns = _company_key_columns() | join(', ') -%}
+  {%- set answers = company_answer_columns() %}
+    select {{ key_columns }}
     from {{ keys }} as now_
     {%- if complete %}
-    left join {{ applied }} as applied
-        using ({{ _company_key_columns() | join(', ') }})
+    left join {{ applied }} as applied using ({{ key_columns }})
     where
         applied.{{ _company_key_columns()[0] }} is null
-        or ({% for c in company_answer_columns() %}now_.{{ c }}{{ ', ' if not loop.last }}{% endfor %})
-        is distinct from ({% for c in company_answer_columns() %}applied.{{ c }}{{ ', ' if not loop.last }}{% endfor %})
+        or (now_.{{ answers | join(', now_.') }}) is distinct from (applied.{{ answers | join(', applied.') }})
     {%- endif %}
 {%- endmacro %}
 

@@ -19,7 +19,8 @@ insert into {{ s }}.company_name_index as cache
 select learned.key_type, learned.lookup_key, learned.company_id, 'existing_code', learned.confidence, 'backflow'
 from {{ relation }} as learned
 -- Only keys that insert or raise a confidence: most are in the cache already, as they were learned
--- by earlier builds; one hashed pass skips them instead of a conflicting insert apiece.
+-- by earlier builds; one hashed pass skips them instead of a conflicting insert apiece. The guard
+-- of `on conflict` below stays the rule: it also decides for an entry a drain wrote meanwhile.
 where not exists (
     select 1 from {{ s }}.company_name_index as known
     where known.key_type = learned.key_type and known.lookup_key = learned.lookup_key
