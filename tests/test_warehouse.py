@@ -136,6 +136,18 @@ def test_backflow_raises_a_weaker_entry_of_the_same_company_and_rewrites_nothing
     before = entries()
     built_warehouse.run("build")
     raised = entries()
+    # Known truth for every key the sample taught: its cache entry names the learned company with at
+    # least the learned confidence (a missing or weaker entry is a wrong write).
+    right, wrong, other_company = built_warehouse.query(
+        "select count(*) filter (where cache.company_id = learned.company_id "
+        "and cache.confidence >= learned.confidence), "
+        "count(*) filter (where cache.company_id is null or (cache.company_id = learned.company_id "
+        "and cache.confidence < learned.confidence)), count(*) filter (where cache.company_id <> learned.company_id) "
+        "from intermediate.int_backflow_learned_keys as learned "
+        "left join enrichment.company_name_index as cache using (key_type, lookup_key)"
+    )[0]
+    print(f"learned keys in the cache: right {right}, wrong {wrong}, another company's entry {other_company}")
+    assert right > 0 and wrong == 0 and other_company == 0
     assert [row[:4] for row in raised] == [
         (weaker, "655000001", Decimal("0.900"), "manual"),
         (stronger, "655000002", Decimal("0.900"), "manual"),
