@@ -234,7 +234,9 @@
 
 {#
   The keys (plan_key, normalized_name, code_key) whose answer in `keys` differs from the one the
-  mart was last built with; every key when that record is missing or lacks an answer column.
+  mart was last built with, with their answer now; every key when that record is missing or lacks
+  an answer column. A key the record lacks is left out: the mart holds no row of it (its rows were
+  joined to the keys of that build, recorded in the same transaction).
 #}
 {% macro changed_answer_keys(keys) %}
   {{- return(adapter.dispatch('changed_answer_keys', 'company_enrichment')(keys)) -}}
@@ -251,26 +253,58 @@
     {%- set recorded = adapter.get_columns_in_relation(applied) | map(attribute='name') | list -%}
   {%- endif -%}
   {%- set complete = (_company_key_columns() + company_answer_columns()) | reject('in', recorded) | list | length == 0 -%}
-  {#- A hashed anti-join on the key (never NULL: tested in the keys' YAML), then the answers compared
+  {#- A hashed join on the key (never NULL: tested in the keys' YAML), then the answers compared
       NULL-safe: half the time of an EXCEPT over every column. -#}
   {%- set key_columns = _company_key_columns() | join(', ') -%}
   {%- set answers = company_answer_columns() %}
-    select {{ key_columns }}
+    select {{ key_columns }}, now_.{{ answers | join(', now_.') }}
     from {{ keys }} as now_
     {%- if complete %}
-    left join {{ applied }} as applied using ({{ key_columns }})
-    where
-        applied.{{ _company_key_columns()[0] }} is null
-        or (now_.{{ answers | join(', now_.') }}) is distinct from (applied.{{ answers | join(', applied.') }})
+    inner join {{ applied }} as applied using ({{ key_columns }})
+    where (now_.{{ answers | join(', now_.') }}) is distinct from (applied.{{ answers | join(', applied.') }})
     {%- endif %}
 {%- endmacro %}
 
-{# A predicate: the row's resolution key (as attach_company_ids joins it) is among changed_keys. #}
-{% macro answer_key_in(changed_keys, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id') %}
-  {%- for argument in [changed_keys, plan_code, normalized_name, existing_code] -%}
-    {{- _require_sql_expression('answer_key_in', argument) -}}
+{#
+  Pre-hook of a mart, after forget_changed_rows: the rows it still holds whose key's answer changed
+  take the new answer in place. Only the answer columns of a few thousand rows change in a month, so
+  they are updated, found through an index on the row's key, instead of being selected again from
+  staging and deleted by row_key (two scans of the whole history). The index serves only these
+  updates: the first incremental build makes it, and full builds never pay for it.
+#}
+{% macro update_changed_answers(keys, plan_code='plan_code', normalized_name='resolution_name_normalized', existing_code='existing_company_id') %}
+  {{- return(adapter.dispatch('update_changed_answers', 'company_enrichment')(keys, plan_code, normalized_name, existing_code)) -}}
+{% endmacro %}
+
+{% macro default__update_changed_answers(keys, plan_code, normalized_name, existing_code) %}
+  {{- _postgres_only('update_changed_answers') -}}
+{% endmacro %}
+
+{% macro postgres__update_changed_answers(keys, plan_code, normalized_name, existing_code) %}
+  {%- for argument in [plan_code, normalized_name, existing_code] -%}
+    {{- _require_sql_expression('update_changed_answers', argument) -}}
   {%- endfor -%}
-  (coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')) in (select {{ _company_key_columns() | join(', ') }} from {{ changed_keys }})
+  {%- if is_incremental() -%}
+    {%- set changed = _temporary_beside('__changed_answers') %}
+    create index if not exists {{ this.identifier }}__by_company_key
+        on {{ this }} ({{ normalized_name }}, coalesce({{ plan_code }}, ''), coalesce({{ existing_code }}, ''));
+    create temporary table {{ changed }} on commit drop as
+    {{ changed_answer_keys(keys) }};
+    -- Counted, so that the planner looks the few changed keys up in the index rather than scanning.
+    analyze {{ changed }};
+    update {{ this }} as built
+    set
+        {%- for column in company_answer_columns() %}
+        {{ column }} = changed.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ changed }} as changed
+    where
+        built.{{ normalized_name }} = changed.normalized_name
+        and coalesce(built.{{ plan_code }}, '') = changed.plan_key
+        and coalesce(built.{{ existing_code }}, '') = changed.code_key
+  {%- else -%}
+    select 'full build: every row is selected' as update_changed_answers
+  {%- endif -%}
 {%- endmacro %}
 
 {# Post-hook of a mart: record the answers it now holds (in its build's transaction). #}
