@@ -9,7 +9,7 @@
         "{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version()) }}",
         "{{ forget_changed_rows() }}",
     ],
-    post_hook="{{ record_held_batches() }}",
+    post_hook=["{{ record_held_batches() }}", "{{ index_by_batch() }}"],
 ) }}
 {%- set raw_table = source('annuity', 'annuity_performance') -%}
 
