@@ -39,8 +39,35 @@
   {%- if batch == 'cast(null as text)' or row_key == 'cast(null as text)' -%}
     cast(null as text)
   {%- else -%}
-    case when {{ row_key }} is not null then {{ batch }} || ':' || {{ _normalizer_fingerprint() }} end
+    {{ _batch_with_fingerprint(batch, row_key ~ ' is not null') }}
   {%- endif -%}
+{%- endmacro %}
+
+{% macro _batch_with_fingerprint(batch, has_row_key) %}
+  {{- 'case when ' ~ has_row_key ~ ' then ' ~ batch ~ " || ':' || " ~ _normalizer_fingerprint() ~ ' end' -}}
+{% endmacro %}
+
+{# A raw table's record of batches (load_batch_id as raw_batch_id gives it, row_count, version_sum),
+   as a subquery for forget_changed_batches(upstream_record=...): counted by the raw columns first,
+   so that the batch id is spelled once per batch instead of once per row (a third of the time). #}
+{% macro raw_batch_record(relation) %}
+  {%- set batch = raw_column_or_null(relation, '_batch_id') -%}
+  {%- set row_key = raw_column_or_null(relation, '_row_key') -%}
+  {%- set batch_id = raw_batch_id(relation) if batch == 'cast(null as text)' or row_key == 'cast(null as text)'
+      else _batch_with_fingerprint('by_raw_batch.batch', 'by_raw_batch.has_row_key') -%}
+    (
+        select {{ batch_id }} as load_batch_id, sum(row_count) as row_count, sum(version_sum) as version_sum
+        from (
+            select
+                {{ batch }} as batch,
+                {{ row_key }} is not null as has_row_key,
+                count(*) as row_count,
+                sum({{ raw_row_version() }}) as version_sum
+            from {{ relation }}
+            group by 1, 2
+        ) as by_raw_batch
+        group by 1
+    ) as raw_batches
 {%- endmacro %}
 
 {# The version of a raw table's row: the transaction that last wrote it (xmin), as a number.
@@ -91,8 +118,9 @@
 
 {#
   Pre-hooks of an incremental model, in this order:
-    forget_changed_batches  records what the upstream holds now (`upstream_record`, the upstream
-                            model's own record, or else a count of its rows by batch), and finds
+    forget_changed_batches  records what the upstream holds now (`upstream_record`: the upstream
+                            model's own record, or a subquery such as raw_batch_record; else a
+                            count of its rows by batch), and finds
                             the batches this model holds that differ from it or are gone;
     forget_changed_rows     deletes their rows (and every row without a batch); it is rendered
                             after the first has run, and is a no-op when nothing changed.
@@ -114,7 +142,7 @@
   {{- _require_sql_expression('forget_changed_batches', upstream_version) -}}
   {%- set held = held_batches_relation(this) -%}
   {#- An upstream built before it kept a record is counted instead. -#}
-  {%- if upstream_record is not none and execute
+  {%- if upstream_record is not none and upstream_record is not string and execute
       and adapter.get_relation(upstream_record.database, upstream_record.schema, upstream_record.identifier) is none -%}
     {%- set upstream_record = none -%}
   {%- endif %}

@@ -6,7 +6,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
-        "{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version()) }}",
+        "{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version(), upstream_record=raw_batch_record(source('annuity', 'annuity_performance'))) }}",
         "{{ forget_changed_rows() }}",
     ],
     post_hook=["{{ record_held_batches() }}", "{{ index_by_batch() }}"],
