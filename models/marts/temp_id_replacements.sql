@@ -1,4 +1,7 @@
-{{ config(post_hook="{{ mark_replaced_temporary_ids(this) }}") }}
+{#- Merge joins off for this model's transaction: the planner expects thousands of issued names to
+    match and sorts every resolved key to merge them; a few hundred match, and hashed the model
+    takes 0.28 s instead of 0.66 s on 1,000,000 rows. #}
+{{ config(pre_hook="set local enable_mergejoin = off", post_hook="{{ mark_replaced_temporary_ids(this) }}") }}
 -- Temporary ids issued by earlier builds whose name now resolves to a real company id,
 -- with the rows now carrying the real id, so downstream tables can be fixed.
 with
