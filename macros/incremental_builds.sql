@@ -229,34 +229,43 @@
   batches this model does not hold (after forget_changed_batches: the new and the changed ones).
   `true` on a full build.
 #}
-{% macro batch_is_unbuilt(batch) %}
-  {{- return(adapter.dispatch('batch_is_unbuilt', 'company_enrichment')(batch)) -}}
+{% macro batch_is_unbuilt(batch, indexed=false) %}
+  {{- return(adapter.dispatch('batch_is_unbuilt', 'company_enrichment')(batch, indexed)) -}}
 {% endmacro %}
 
-{% macro default__batch_is_unbuilt(batch) %}
+{% macro default__batch_is_unbuilt(batch, indexed=false) %}
   {{- _postgres_only('batch_is_unbuilt') -}}
 {% endmacro %}
 
-{% macro postgres__batch_is_unbuilt(batch) %}
+{#- indexed=true: the batch is staging's load_batch_id, which index_by_batch indexes (by its md5). -#}
+{% macro postgres__batch_is_unbuilt(batch, indexed=false) %}
   {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
   {%- if is_incremental() -%}
     {#- The upstream's batches (as forget_changed_batches saw them) that this model does not hold, as
-        an array: `= any` of it can use an index on the batch (index_by_batch), `not in` cannot. -#}
-    ({{ batch }} is null or {{ batch }} = any(array(
+        an array: `= any` of it can use an index, `not in` cannot. -#}
+    {%- set unheld -%}
         select seen.load_batch_id from {{ _seen_batches() }} as seen
         where seen.load_batch_id is not null
-            and not exists (select from {{ held_batches_relation(this) }} as b where b.load_batch_id = seen.load_batch_id))))
+            and not exists (select from {{ held_batches_relation(this) }} as b where b.load_batch_id = seen.load_batch_id)
+    {%- endset -%}
+    {%- if indexed -%}
+    (md5({{ batch }}) is null or (md5({{ batch }}) = any(array(select md5(u.load_batch_id) from ({{ unheld }}) as u))
+        and {{ batch }} = any(array({{ unheld }}))))
+    {%- else -%}
+    ({{ batch }} is null or {{ batch }} = any(array({{ unheld }})))
+    {%- endif -%}
   {%- else -%}
     true
   {%- endif -%}
 {%- endmacro %}
 
 {#- Post-hook of staging: an index on the batch, through which the models downstream read the rows
-    of new batches (batch_is_unbuilt) instead of scanning the history. Made by the first incremental
-    build: a full build reads every row and never needs it. -#}
+    of new batches (batch_is_unbuilt(..., indexed=true)) instead of scanning the history. Made by the
+    first incremental build: a full build reads every row and never needs it. By the batch's md5:
+    a batch id comes from raw, and a value of any length must index (a btree row holds 2.7 kB). -#}
 {% macro index_by_batch() %}
   {%- if is_incremental() -%}
-    create index if not exists {{ this.identifier }}__by_batch on {{ this }} (load_batch_id)
+    create index if not exists {{ this.identifier }}__by_batch on {{ this }} (md5(load_batch_id))
   {%- else -%}
     select 'full build: no index yet' as index_by_batch
   {%- endif -%}
@@ -330,8 +339,9 @@
   {%- endfor -%}
   {%- if is_incremental() -%}
     {%- set changed = _temporary_beside('__changed_answers') %}
+    {#- By md5s: a name or plan code of any length must index (a btree row holds 2.7 kB). #}
     create index if not exists {{ this.identifier }}__by_company_key
-        on {{ this }} ({{ normalized_name }}, coalesce({{ plan_code }}, ''), coalesce({{ existing_code }}, ''));
+        on {{ this }} (md5({{ normalized_name }}), md5(coalesce({{ plan_code }}, '') || '|' || coalesce({{ existing_code }}, '')));
     create temporary table {{ changed }} on commit drop as
     {{ changed_answer_keys(keys) }};
     -- Counted, so that the planner looks the few changed keys up in the index rather than scanning.
@@ -343,7 +353,10 @@
         {%- endfor %}
     from {{ changed }} as changed
     where
-        built.{{ normalized_name }} = changed.normalized_name
+        md5(built.{{ normalized_name }}) = md5(changed.normalized_name)
+        and md5(coalesce(built.{{ plan_code }}, '') || '|' || coalesce(built.{{ existing_code }}, ''))
+        = md5(changed.plan_key || '|' || changed.code_key)
+        and built.{{ normalized_name }} = changed.normalized_name
         and coalesce(built.{{ plan_code }}, '') = changed.plan_key
         and coalesce(built.{{ existing_code }}, '') = changed.code_key
   {%- else -%}

@@ -117,7 +117,7 @@
     -- the keys of the rows of batches this model was not built from yet
     select false, coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')
     from {{ upstream }}
-    where {{ batch_is_unbuilt('load_batch_id') }}
+    where {{ batch_is_unbuilt('load_batch_id', indexed=true) }}
     {%- endif %}
 {%- endmacro %}
 

@@ -24,7 +24,7 @@ rows_ as (
     -- The rows of new or replaced batches (a full build: every row, batch_is_unbuilt is then
     -- `true`); rows it holds whose key's answer changed were updated by the pre-hook.
     select * from {{ ref('stg_annuity__performance') }}
-    where {{ batch_is_unbuilt('load_batch_id') }}
+    where {{ batch_is_unbuilt('load_batch_id', indexed=true) }}
 
 ),
 
