@@ -421,19 +421,25 @@ def test_a_build_killed_part_way_then_the_next_equals_a_full_refresh(built: DbtP
     )
     env = {**os.environ, "PGDATABASE": built.database}
     args = [sys.executable, "-m", "python_enrich.run_dbt", "run", "--target-path", str(tmp_path / "killed")]
-    build = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    # Kill it while it writes a model after staging committed this month's rows (a mart, or keys).
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and build.poll() is None:
-        staged = built.query("select count(*) from staging.stg_annuity__performance")[0][0]
-        if staged > sum(len(MONTHLY[(PERFORMANCE.name, m)]) for m in MONTHS[:3]) and any(
-            "company_keys" in q or "marts" in q for q in _active_queries(built)
-        ):
-            break
-        time.sleep(0.02)
-    assert build.poll() is None, "the build ended before it could be killed part-way"
-    os.killpg(build.pid, signal.SIGKILL)
-    build.wait()
+    # The mart waits for its record of answers, locked here, so the build is caught in the middle of
+    # writing a model whatever the machine's speed (a month of test data builds in a blink).
+    with closing(psycopg2.connect(dbname=built.database)) as holder:
+        with holder.cursor() as cur:
+            cur.execute("lock table intermediate.int_annuity_performance__company_keys__applied in access exclusive mode")
+        build = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+        # Kill it while it writes a model after staging committed this month's rows (a mart, or keys).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and build.poll() is None:
+            staged = built.query("select count(*) from staging.stg_annuity__performance")[0][0]
+            if staged > sum(len(MONTHLY[(PERFORMANCE.name, m)]) for m in MONTHS[:3]) and any(
+                "company_keys" in q or "marts" in q for q in _active_queries(built)
+            ):
+                break
+            time.sleep(0.02)
+        assert build.poll() is None, "the build ended before it could be killed part-way"
+        os.killpg(build.pid, signal.SIGKILL)
+        build.wait()
+        holder.rollback()  # the killed build's server process gets the lock, then finds no client
     deadline = time.monotonic() + 30
     while _active_queries(built) and time.monotonic() < deadline:  # the server rolls the killed model back
         time.sleep(0.1)
