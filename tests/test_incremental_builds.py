@@ -425,7 +425,9 @@ def test_a_build_killed_part_way_then_the_next_equals_a_full_refresh(built: DbtP
     # writing a model whatever the machine's speed (a month of test data builds in a blink).
     with closing(psycopg2.connect(dbname=built.database)) as holder:
         with holder.cursor() as cur:
-            cur.execute("lock table intermediate.int_annuity_performance__company_keys__applied in access exclusive mode")
+            cur.execute(
+                "lock table intermediate.int_annuity_performance__company_keys__applied in access exclusive mode"
+            )
         build = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
         # Kill it while it writes a model after staging committed this month's rows (a mart, or keys).
         deadline = time.monotonic() + 120
