@@ -341,7 +341,7 @@
     {%- set changed = _temporary_beside('__changed_answers') %}
     {#- By md5s: a name or plan code of any length must index (a btree row holds 2.7 kB). #}
     create index if not exists {{ this.identifier }}__by_company_key
-        on {{ this }} (md5({{ normalized_name }}), md5(coalesce({{ plan_code }}, '') || '|' || coalesce({{ existing_code }}, '')));
+        on {{ this }} ({{ _company_key_digests('', plan_code, normalized_name, existing_code) }});
     create temporary table {{ changed }} on commit drop as
     {{ changed_answer_keys(keys) }};
     -- Counted, so that the planner looks the few changed keys up in the index rather than scanning.
@@ -353,15 +353,21 @@
         {%- endfor %}
     from {{ changed }} as changed
     where
-        md5(built.{{ normalized_name }}) = md5(changed.normalized_name)
-        and md5(coalesce(built.{{ plan_code }}, '') || '|' || coalesce(built.{{ existing_code }}, ''))
-        = md5(changed.plan_key || '|' || changed.code_key)
+        ({{ _company_key_digests('built.', plan_code, normalized_name, existing_code) }})
+        = ({{ _company_key_digests('changed.', "plan_key", "normalized_name", "code_key") }})
         and built.{{ normalized_name }} = changed.normalized_name
         and coalesce(built.{{ plan_code }}, '') = changed.plan_key
         and coalesce(built.{{ existing_code }}, '') = changed.code_key
   {%- else -%}
     select 'full build: every row is selected' as update_changed_answers
   {%- endif -%}
+{%- endmacro %}
+
+{#- The md5s update_changed_answers indexes a mart's rows by and looks them up with: one spelling for
+    both, as the planner uses an index only for the expression it was built on. -#}
+{% macro _company_key_digests(prefix, plan_code, normalized_name, existing_code) %}
+  {{- 'md5(' ~ prefix ~ normalized_name ~ '), md5(coalesce(' ~ prefix ~ plan_code ~ ", '') || '|' || coalesce("
+      ~ prefix ~ existing_code ~ ", ''))" -}}
 {%- endmacro %}
 
 {# Post-hook of a mart: record the answers it now holds (in its build's transaction). #}
