@@ -122,18 +122,22 @@
   is a spreadsheet error or null spelling, or marks a totals row (合计, 小计, 总计). Totals rows are
   never resolved by their account name. Each distinct name is examined once.
 #}
-{% macro with_resolution_name(relation, customer_column, account_column=none) %}
+{% macro with_resolution_name(relation, customer_column, account_column=none, names_from=none) %}
   {{- return(adapter.dispatch('with_resolution_name', 'company_enrichment')(
-      relation, customer_column, account_column)) -}}
+      relation, customer_column, account_column, names_from)) -}}
 {% endmacro %}
 
-{% macro default__with_resolution_name(relation, customer_column, account_column=none) %}
+{% macro default__with_resolution_name(relation, customer_column, account_column=none, names_from=none) %}
   {{- _postgres_only('with_resolution_name') -}}
 {% endmacro %}
 
-{% macro postgres__with_resolution_name(relation, customer_column, account_column=none) %}
+{% macro postgres__with_resolution_name(relation, customer_column, account_column=none, names_from=none) %}
   {{- _require_sql_expression('with_resolution_name', relation) -}}
   {{- _require_sql_expression('with_resolution_name', customer_column) -}}
+  {#- names_from: a cheaper relation with the same name columns (raw, before parsing) to take the
+      distinct names from, so that relation is read once and need not be materialized. -#}
+  {%- set names = names_from if names_from else relation -%}
+  {{- _require_sql_expression('with_resolution_name', names) -}}
   {%- set account = 'rows_.' ~ account_column if account_column else 'null::text' -%}
   {#- A letter of any script company names are written in (locale-independent, unlike [[:alpha:]]). -#}
   {%- set letter = '[A-Za-z\\u00C0-\\u024F\\u0370-\\u04FF\\u3040-\\u30FF\\u3400-\\u4DBF\\u4E00-\\u9FFF'
@@ -144,7 +148,7 @@
         each distinct spelling is the costly part, and most rows never need their account name. #}
     customer_names as (
 
-        {{ _examined_names('select distinct coalesce(' ~ customer_column ~ ", '') as name_key from " ~ relation, letter) }}
+        {{ _examined_names('select distinct coalesce(' ~ customer_column ~ ", '') as name_key from " ~ names, letter) }}
 
     ),
 
@@ -152,7 +156,7 @@
 
         {%- if account_column %}
         {{ _examined_names(
-            'select distinct coalesce(rows_.' ~ account_column ~ ", '') as name_key from " ~ relation ~ ' as rows_ '
+            'select distinct coalesce(rows_.' ~ account_column ~ ", '') as name_key from " ~ names ~ ' as rows_ '
             ~ 'inner join customer_names on coalesce(rows_.' ~ customer_column ~ ", '') = customer_names.name_key "
             ~ 'where customer_names.is_placeholder and not customer_names.is_totals',
             letter) }}

@@ -190,34 +190,51 @@
 {%- endmacro %}
 
 {#
-  select * from relation plus `row_key`, a stable key per row for data-quality issues. relation must
-  have a `_row_key` column (NULL allowed). The loader and the sample generator write it (the file's
-  hash and the row's number in the file); a row without one (a table users fill themselves) gets
-  'h' + the md5 of its columns + ':' + its ordinal among identical rows, stable while the row is.
+  select * from relation plus `row_key`, a stable key per row for data-quality issues, plus the
+  select-list expressions `cells` (SQL over relation's columns, such as the parsed cells). relation
+  must have a `_row_key` column (NULL allowed). The loader and the sample generator write it (the
+  file's hash and the row's number in the file); a row without one (a table users fill themselves)
+  gets 'h' + the md5 of its columns + ':' + its ordinal among identical rows, stable while the row is.
+  Each kind of row is selected in its own subquery, kept whole (offset 0) so that cells are computed
+  once per row, not once for every later use: the keyed rows' cells are then computed by the
+  parallel workers that scan relation (the ordinal's window would keep them in one process).
 #}
-{% macro with_row_key(relation) %}
-  {{- return(adapter.dispatch('with_row_key', 'company_enrichment')(relation)) -}}
+{% macro with_row_key(relation, cells=none) %}
+  {{- return(adapter.dispatch('with_row_key', 'company_enrichment')(relation, cells)) -}}
 {% endmacro %}
 
-{% macro default__with_row_key(relation) %}
+{% macro default__with_row_key(relation, cells=none) %}
   {{- _postgres_only('with_row_key') -}}
 {% endmacro %}
 
-{% macro postgres__with_row_key(relation) %}
+{% macro postgres__with_row_key(relation, cells=none) %}
   {{- _require_sql_expression('with_row_key', relation) -}}
-    select
-        rows_.*,
-        rows_._row_key as row_key
-    from {{ relation }} as rows_
-    where rows_._row_key is not null
+  {%- if cells is not none -%}{{ _require_sql_expression('with_row_key', cells) }}{%- endif -%}
+    select * from (
+        select
+            rows_.*,
+            {%- if cells %}
+            {{ cells }},
+            {%- endif %}
+            rows_._row_key as row_key
+        from {{ relation }} as rows_
+        where rows_._row_key is not null
+        offset 0
+    ) as keyed_rows
 
     union all
 
-    select
-        rows_.*,
-        'h' || md5(cast(rows_ as text)) || ':' || row_number() over (partition by md5(cast(rows_ as text))) as row_key
-    from {{ relation }} as rows_
-    where rows_._row_key is null
+    select * from (
+        select
+            rows_.*,
+            {%- if cells %}
+            {{ cells }},
+            {%- endif %}
+            'h' || md5(cast(rows_ as text)) || ':' || row_number() over (partition by md5(cast(rows_ as text))) as row_key
+        from {{ relation }} as rows_
+        where rows_._row_key is null
+        offset 0
+    ) as unkeyed_rows
 {%- endmacro %}
 
 {# Generic test: the model has no rows (use with severity warn to report a count, e.g. data-quality issues). #}

@@ -1,21 +1,31 @@
 {#- Appended: the pre-hooks have already deleted every row this build selects again (the rows of
     changed batches and rows without a batch), so none of its rows is present; a delete by row_key
-    would only scan the whole history for nothing. -#}
+    would only scan the whole history for nothing.
+    Hash joins only: the names come from raw, whose statistics guess a tenth of the distinct names
+    there are, and the planner would sort every row to merge them with their normalized forms. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
+        "set local enable_mergejoin = off",
         "{{ forget_changed_batches(source('annuity', 'annuity_income'), raw_batch_id(source('annuity', 'annuity_income')), raw_row_version(), upstream_record=raw_batch_record(source('annuity', 'annuity_income'))) }}",
         "{{ forget_changed_rows() }}",
     ],
     post_hook=["{{ record_held_batches() }}", "{{ index_by_batch() }}"],
 ) }}
 {%- set raw_table = source('annuity', 'annuity_income') -%}
+{%- set parsed_amounts %}
+    {{ parse_amount('收入金额') }} as income_amount
+{%- endset %}
 
 with
 
-source as (
+{#- A full build reads raw once per use below (in parallel workers, which parse the cells too)
+    instead of writing every row to a temporary store and reading it back: 5.3 s -> 4.0 s for
+    343,583 rows. An incremental build keeps its few new rows: each read of raw would test every
+    row's batch. #}
+source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
     select
@@ -39,7 +49,8 @@ source as (
 
 keyed as (
 
-    {{ with_row_key('source') }}
+    -- Each amount cell parsed once per row, by the parallel workers that scan raw.
+    {{ with_row_key('source', cells=parsed_amounts) }}
 
 ),
 
@@ -54,18 +65,15 @@ months as (
 
 ),
 
-parsed as (
+with_months as (
 
     select
         keyed.*,
-        months.report_month,
-        {{ parse_amount('keyed.收入金额') }} as income_amount
+        months.report_month
 
     from keyed
     left join months
         on keyed.月度 = months.raw_month
-    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
-    offset 0  -- noqa: AM09
 
 ),
 
@@ -89,13 +97,22 @@ renamed as (
             ['收入金额', 'income_amount', 'unparseable amount'],
         ]) }} as cell_problems
 
-    from parsed
+    from with_months
+
+),
+
+raw_names as not materialized (
+
+    -- The names to examine, read from raw: the parsed rows are then read once, and never stored.
+
+    select 客户名称 as customer_name
+    from source
 
 ),
 
 final as (
 
-    {{ with_resolution_name('renamed', 'customer_name') }}
+    {{ with_resolution_name('renamed', 'customer_name', names_from='raw_names') }}
 
 )
 

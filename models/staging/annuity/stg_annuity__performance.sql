@@ -1,21 +1,34 @@
 {#- Appended: the pre-hooks have already deleted every row this build selects again (the rows of
     changed batches and rows without a batch), so none of its rows is present; a delete by row_key
-    would only scan the whole history for nothing. -#}
+    would only scan the whole history for nothing.
+    Hash joins only: the names come from raw, whose statistics guess a tenth of the distinct names
+    there are, and the planner would sort every row to merge them with their normalized forms. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
+        "set local enable_mergejoin = off",
         "{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version(), upstream_record=raw_batch_record(source('annuity', 'annuity_performance'))) }}",
         "{{ forget_changed_rows() }}",
     ],
     post_hook=["{{ record_held_batches() }}", "{{ index_by_batch() }}"],
 ) }}
 {%- set raw_table = source('annuity', 'annuity_performance') -%}
+{%- set parsed_amounts %}
+    {{ parse_amount('期初资产规模') }} as starting_assets,
+    {{ parse_amount('期末资产规模') }} as ending_assets,
+    {{ parse_amount('供款') }} as contribution,
+    {{ parse_amount('"流失(含待遇支付)"') }} as outflow_incl_benefits
+{%- endset %}
 
 with
 
-source as (
+{#- A full build reads raw once per use below (in parallel workers, which parse the cells too)
+    instead of writing every row to a temporary store and reading it back: 19.9 s -> 11.1 s for
+    1,030,750 rows. An incremental build keeps its few new rows: each read of raw would test every
+    row's batch. #}
+source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
 
     -- The raw columns staging reads; the loader's optional columns are NULL when a table lacks them.
     select
@@ -46,7 +59,8 @@ source as (
 
 keyed as (
 
-    {{ with_row_key('source') }}
+    -- Each amount cell parsed once per row, by the parallel workers that scan raw.
+    {{ with_row_key('source', cells=parsed_amounts) }}
 
 ),
 
@@ -61,21 +75,15 @@ months as (
 
 ),
 
-parsed as (
+with_months as (
 
     select
         keyed.*,
-        months.report_month,
-        {{ parse_amount('keyed.期初资产规模') }} as starting_assets,
-        {{ parse_amount('keyed.期末资产规模') }} as ending_assets,
-        {{ parse_amount('keyed.供款') }} as contribution,
-        {{ parse_amount('keyed."流失(含待遇支付)"') }} as outflow_incl_benefits
+        months.report_month
 
     from keyed
     left join months
         on keyed.月度 = months.raw_month
-    -- offset 0 keeps each cell parsed once, not once more for every use in the next CTE.
-    offset 0  -- noqa: AM09
 
 ),
 
@@ -109,13 +117,24 @@ renamed as (
             ['"流失(含待遇支付)"', 'outflow_incl_benefits', 'unparseable amount'],
         ]) }} as cell_problems
 
-    from parsed
+    from with_months
+
+),
+
+raw_names as not materialized (
+
+    -- The names to examine, read from raw: the parsed rows are then read once, and never stored.
+    select
+        客户名称 as customer_name,
+        年金账户名 as annuity_account_name
+
+    from source
 
 ),
 
 final as (
 
-    {{ with_resolution_name('renamed', 'customer_name', 'annuity_account_name') }}
+    {{ with_resolution_name('renamed', 'customer_name', 'annuity_account_name', names_from='raw_names') }}
 
 )
 
