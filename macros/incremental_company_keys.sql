@@ -94,6 +94,7 @@
     delete from {{ this }}
     {%- endif %}
     {%- else %}
+    {{ read_new_batches_by_index() }};
     -- input rows added or removed since the last build (one hashed pass over both)
     create temporary table {{ _keys_inputs_changed() }} on commit drop as
     select distinct lookup_key
@@ -117,7 +118,8 @@
     -- the keys of the rows of batches this model was not built from yet
     select false, coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')
     from {{ upstream }}
-    where {{ batch_is_unbuilt('load_batch_id', indexed=true) }}
+    where {{ batch_is_unbuilt('load_batch_id', indexed=true) }};
+    reset enable_seqscan
     {%- endif %}
 {%- endmacro %}
 

@@ -10,6 +10,7 @@
         "{{ forget_changed_batches(ref('stg_annuity__performance'), upstream_record=held_batches_relation(ref('stg_annuity__performance'))) }}",
         "{{ forget_changed_rows() }}",
         "{{ update_changed_answers(ref('int_annuity_performance__company_keys')) }}",
+        "{{ read_new_batches_by_index() }}",
     ],
     post_hook=[
         "{{ record_applied_answers(ref('int_annuity_performance__company_keys')) }}",
