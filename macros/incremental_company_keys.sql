@@ -15,7 +15,8 @@
       vars or the salt differ from the last build (`<keys>__state`), or when a record is missing.
   Hooks, in the model's transaction, in this order:
     pre   forget_changed_batches(..., keeps_rows_by_batch=false)   the batches record (as staging's)
-    pre   scope_company_keys(upstream, learned_keys)   decides the scope; on a whole rebuild deletes every key
+    pre   scope_company_keys(upstream, learned_keys)   decides the scope (new batches read by index:
+                                               read_new_batches_by_index); on a whole rebuild deletes every key
     post  record_held_batches()
     post  record_company_keys_inputs()         the inputs copy and the fingerprint, as now
   The model selects its rows with company_key_in_scope(...).

@@ -49,7 +49,7 @@ source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
 
 keyed as (
 
-    -- Each amount cell parsed once per row, by the parallel workers that scan raw.
+    -- Each amount cell parsed once per row (on a full build, by the parallel workers that scan raw).
     {{ with_row_key('source', cells=parsed_amounts) }}
 
 ),
@@ -104,7 +104,6 @@ renamed as (
 raw_names as not materialized (
 
     -- The names to examine, read from raw: the parsed rows are then read once, and never stored.
-
     select 客户名称 as customer_name
     from source
 

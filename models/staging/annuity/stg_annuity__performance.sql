@@ -59,7 +59,7 @@ source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
 
 keyed as (
 
-    -- Each amount cell parsed once per row, by the parallel workers that scan raw.
+    -- Each amount cell parsed once per row (on a full build, by the parallel workers that scan raw).
     {{ with_row_key('source', cells=parsed_amounts) }}
 
 ),
