@@ -95,7 +95,6 @@
     delete from {{ this }}
     {%- endif %}
     {%- else %}
-    {{ read_new_batches_by_index() }};
     -- input rows added or removed since the last build (one hashed pass over both)
     create temporary table {{ _keys_inputs_changed() }} on commit drop as
     select distinct lookup_key
@@ -106,6 +105,7 @@
     ) as both_builds
     group by key_type, lookup_key, answer
     having sum(side) <> 0;
+    {{ read_new_batches_by_index() }};
     create temporary table {{ _keys_scope() }} on commit drop as
     -- the keys a changed input row may answer: resolution looks a key up by its plan, its name, or
     -- both (plan|name); any of the three, whatever the input's kind, so that none is ever missed
@@ -120,6 +120,7 @@
     select false, coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')
     from {{ upstream }}
     where {{ batch_is_unbuilt('load_batch_id', indexed=true) }};
+    -- only for the scope: the model's statement reads staging by key, not by batch
     reset enable_seqscan
     {%- endif %}
 {%- endmacro %}

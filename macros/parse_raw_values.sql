@@ -210,31 +210,24 @@
 {% macro postgres__with_row_key(relation, cells=none) %}
   {{- _require_sql_expression('with_row_key', relation) -}}
   {%- if cells is not none -%}{{ _require_sql_expression('with_row_key', cells) }}{%- endif -%}
+  {%- set ordinal_key = "'h' || md5(cast(rows_ as text)) || ':' || row_number() over (partition by md5(cast(rows_ as text)))" -%}
+  {%- for alias, filter, row_key in [
+      ('keyed_rows', 'rows_._row_key is not null', 'rows_._row_key'),
+      ('unkeyed_rows', 'rows_._row_key is null', ordinal_key),
+  ] %}
+    {{ 'union all' if not loop.first }}
     select * from (
         select
             rows_.*,
             {%- if cells %}
             {{ cells }},
             {%- endif %}
-            rows_._row_key as row_key
+            {{ row_key }} as row_key
         from {{ relation }} as rows_
-        where rows_._row_key is not null
+        where {{ filter }}
         offset 0
-    ) as keyed_rows
-
-    union all
-
-    select * from (
-        select
-            rows_.*,
-            {%- if cells %}
-            {{ cells }},
-            {%- endif %}
-            'h' || md5(cast(rows_ as text)) || ':' || row_number() over (partition by md5(cast(rows_ as text))) as row_key
-        from {{ relation }} as rows_
-        where rows_._row_key is null
-        offset 0
-    ) as unkeyed_rows
+    ) as {{ alias }}
+  {%- endfor %}
 {%- endmacro %}
 
 {# Generic test: the model has no rows (use with severity warn to report a count, e.g. data-quality issues). #}
