@@ -221,7 +221,7 @@
   {%- set held = held_batches_relation(this) -%}
     drop table if exists {{ held }};
     create table {{ held }} as
-    select load_batch_id, row_count, version_sum from {{ _seen_batches() }}
+    select * from {{ _seen_batches() }}
 {%- endmacro %}
 
 {#

@@ -35,8 +35,9 @@
 {% endmacro %}
 
 {#- Every input row resolution reads, one text answer per (key type, lookup key): what changes in
-    it can change the answer of the keys that look it up. #}
-{% macro _resolution_inputs(learned_keys) %}
+    it can change the answer of the keys that look it up. every_cache_entry: entries below
+    cache_min_confidence too (backflow names the cache's id of a key whatever its confidence). #}
+{% macro _resolution_inputs(learned_keys=none, every_cache_entry=false) %}
     select 'override_' || override_type as key_type, match_key as lookup_key,
         cast(row(company_id) as text) as answer
     from {{ ref('int_company_id_overrides') }}
@@ -45,12 +46,39 @@
     union all
     select 'cache_' || key_type, lookup_key, cast(row(company_id, confidence, is_verified) as text)
     from {{ source('enrichment', 'company_name_index') }}
+    {%- if not every_cache_entry %}
     where confidence >= {{ var('cache_min_confidence') }}
+    {%- endif %}
+    {%- if learned_keys is not none %}
     union all
     select 'learned_' || key_type, lookup_key, cast(row(company_id, confidence) as text)
     from {{ learned_keys }}
     where is_learned
+    {%- endif %}
 {% endmacro %}
+
+{#- Statements: the lookup keys of the input rows added or removed since the last build (one hashed
+    pass over both copies), into _keys_inputs_changed(). #}
+{% macro _find_changed_inputs(recorded_inputs) %}
+    create temporary table {{ _keys_inputs_changed() }} on commit drop as
+    select distinct lookup_key
+    from (
+        select *, 1 as side from {{ _keys_inputs_now() }}
+        union all
+        select *, -1 as side from {{ recorded_inputs }}
+    ) as both_builds
+    group by key_type, lookup_key, answer
+    having sum(side) <> 0
+{%- endmacro %}
+
+{#- A predicate on a table of keys (plan_key, normalized_name): a changed input row may answer the
+    key. Resolution looks a key up by its plan, its name, or both (plan|name): any of the three,
+    whatever the input's kind, so that none is ever missed. #}
+{% macro _answered_by_changed_inputs(built) %}
+        {{ built }}.plan_key in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+        or {{ built }}.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+        or {{ built }}.plan_key || '|' || {{ built }}.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+{%- endmacro %}
 
 {#- What else an answer depends on: the resolution's SQL as compiled (the code of every macro it
     calls, the vars, the relations it reads; not the database's name, which a copy changes) and the
@@ -95,26 +123,13 @@
     delete from {{ this }}
     {%- endif %}
     {%- else %}
-    -- input rows added or removed since the last build (one hashed pass over both)
-    create temporary table {{ _keys_inputs_changed() }} on commit drop as
-    select distinct lookup_key
-    from (
-        select *, 1 as side from {{ _keys_inputs_now() }}
-        union all
-        select *, -1 as side from {{ inputs }}
-    ) as both_builds
-    group by key_type, lookup_key, answer
-    having sum(side) <> 0;
+    {{ _find_changed_inputs(inputs) }};
     {{ read_new_batches_by_index() }};
     create temporary table {{ _keys_scope() }} on commit drop as
-    -- the keys a changed input row may answer: resolution looks a key up by its plan, its name, or
-    -- both (plan|name); any of the three, whatever the input's kind, so that none is ever missed
+    -- the keys a changed input row may answer
     select false as every_key, built.plan_key, built.normalized_name, built.code_key
     from {{ this }} as built
-    where
-        built.plan_key in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
-        or built.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
-        or built.plan_key || '|' || built.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+    where {{ _answered_by_changed_inputs('built') }}
     union
     -- the keys of the rows of batches this model was not built from yet
     select false, coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')

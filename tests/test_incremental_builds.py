@@ -229,13 +229,31 @@ def assert_keys_resolved_incrementally(project: DbtProject) -> None:
         assert not rebuilt and 0 < again < keys
 
 
+BACKFLOW = "intermediate.int_existing_code_backflow"
+
+
+def backflow_build_state(project: DbtProject) -> tuple[bool, int]:
+    """What the last build did to backflow: (every name counted again, names counted again)."""
+    return project.query(f"select rebuilt_every_key, keys_resolved_again from {BACKFLOW}__state")[0]
+
+
+def assert_backflow_counted_incrementally(project: DbtProject) -> None:
+    """The last build counted and judged again the keys of some names of backflow, not every name."""
+    rebuilt, again = backflow_build_state(project)
+    names = project.query(f"select count(distinct normalized_name) from {BACKFLOW}")[0][0]
+    print(f"{BACKFLOW}: {again} of {names} names counted again (every name: {rebuilt})")
+    assert not rebuilt and 0 < again < names
+
+
 def test_a_new_month(built: DbtProject, tmp_path: Path) -> None:
     """The monthly case: only the new month's keys, and the keys whose inputs it changed (backflow
-    learns from its codes), are resolved again; the rest keep their answers and equal a full refresh."""
+    learns from its codes), are resolved again; the rest keep their answers and equal a full refresh.
+    Backflow counts again only the names of the month's coded rows and of changed inputs."""
     load(built, tmp_path, MONTHS[3])
     rows = build_and_compare_with_full_refresh(built)
     assert sum(rows.values()) == raw_rows(built)
     assert_keys_resolved_incrementally(built)
+    assert_backflow_counted_incrementally(built)
 
 
 def test_changed_resolution_vars_resolve_every_key_once(built: DbtProject) -> None:
@@ -244,8 +262,10 @@ def test_changed_resolution_vars_resolve_every_key_once(built: DbtProject) -> No
     stricter = "{cache_min_confidence: 0.95}"
     built.run("run", "--vars", stricter)
     assert keys_build_state(built) == [(True, 0), (True, 0)]
+    assert backflow_build_state(built) == (True, 0)
     built.run("run", "--vars", stricter)
     assert keys_build_state(built) == [(False, 0), (False, 0)]
+    assert backflow_build_state(built) == (False, 0)
 
 
 def test_a_cache_entry_for_a_plan_and_name_and_a_plan_override(built: DbtProject) -> None:

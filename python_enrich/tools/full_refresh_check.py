@@ -24,6 +24,7 @@ INCREMENTAL_MODELS = (
     "marts.annuity_income",
     "intermediate.int_annuity_performance__company_keys",
     "intermediate.int_annuity_income__company_keys",
+    "intermediate.int_existing_code_backflow",
 )
 
 

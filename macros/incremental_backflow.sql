@@ -1,0 +1,122 @@
+{#
+  int_existing_code_backflow, built incrementally (docs/incremental-builds.md). Its rows are keys
+  (a name, or plan + name), each counted over every staging row of its name that carries a real
+  code, and judged against what overrides and the cache say. A new month touches few names, so an
+  incremental build counts and judges again only the names whose keys can have changed, every key
+  of such a name whole:
+    - the names of the rows of new batches (of either staging table) that carry a code;
+    - the names of the keys a changed input row can answer (overrides, collective plans, cache
+      entries at any confidence: cached_company_id names an entry below cache_min_confidence too),
+      found as the per-key answers find theirs (incremental_company_keys.sql);
+    - every name when a batch it counted changed or went away, a row has no batch, the code or the
+      vars differ from the last build, or a record is missing (the names of rows that are gone are
+      not known).
+  Hooks, in the model's transaction:
+    pre   scope_backflow_names(upstreams)   decides the scope, deletes the keys of its names
+    post  record_held_batches()             the staging tables' records, as this model now holds them
+    post  record_company_keys_inputs()      the inputs copy and the fingerprint (as the keys models)
+  The model selects its rows with backflow_name_in_scope(...).
+#}
+
+{#- The staging tables' records of batches (record_held_batches), one row per table and batch;
+    NULL when a table has none yet. -#}
+{% macro _backflow_upstream_batches(upstreams) %}
+  {%- set parts = [] -%}
+  {%- for upstream in upstreams -%}
+    {%- set record = held_batches_relation(upstream) -%}
+    {%- if execute and adapter.get_relation(record.database, record.schema, record.identifier) is none -%}
+      {{- return(none) -}}
+    {%- endif -%}
+    {%- do parts.append("select '" ~ upstream.identifier ~ "' as upstream, load_batch_id, row_count, version_sum from " ~ record) -%}
+  {%- endfor -%}
+  {{- return(parts | join('\n    union all\n    ')) -}}
+{% endmacro %}
+
+{% macro scope_backflow_names(upstreams) %}
+  {{- return(adapter.dispatch('scope_backflow_names', 'company_enrichment')(upstreams)) -}}
+{% endmacro %}
+
+{% macro default__scope_backflow_names(upstreams) %}
+  {{- _postgres_only('scope_backflow_names') -}}
+{% endmacro %}
+
+{% macro postgres__scope_backflow_names(upstreams) %}
+  {%- set held = held_batches_relation(this) -%}
+  {%- set state = _relation_beside(this, '__state') -%}
+  {%- set inputs = _relation_beside(this, '__inputs') -%}
+  {%- set seen = _backflow_upstream_batches(upstreams) -%}
+  {%- set every_name = true -%}
+  {%- if execute and is_incremental() and seen is not none
+      and adapter.get_relation(held.database, held.schema, held.identifier) is not none
+      and adapter.get_relation(state.database, state.schema, state.identifier) is not none
+      and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none -%}
+    {#- Only new batches may have come: none held changed or went away, every row has a batch. -#}
+    {%- set unchanged = run_query(
+        'select not exists (select from (' ~ seen ~ ') as seen where seen.load_batch_id is null) '
+        ~ 'and not exists (select upstream, load_batch_id, row_count, version_sum from ' ~ held
+        ~ ' except select * from (' ~ seen ~ ') as seen) '
+        ~ 'and (select fingerprint from ' ~ state ~ ') = ' ~ _company_keys_fingerprint()) -%}
+    {%- set every_name = not unchanged.columns[0].values()[0] -%}
+  {%- endif %}
+    create temporary table {{ _seen_batches() }} on commit drop as
+    {{ seen if seen is not none else 'select null::text as upstream, null::text as load_batch_id, null::bigint as row_count, null::numeric as version_sum where false' }};
+    create temporary table {{ _keys_inputs_now() }} on commit drop as
+    {{ _resolution_inputs(every_cache_entry=true) }};
+    {%- if every_name %}
+    create temporary table {{ _keys_scope() }} on commit drop as
+    select true as every_key, null::text as normalized_name;
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    {%- endif %}
+    {%- else %}
+    {{ _find_changed_inputs(inputs) }};
+    {{ read_new_batches_by_index() }};
+    create temporary table {{ _keys_scope() }} on commit drop as
+    -- the names of the keys a changed input row may answer
+    select false as every_key, built.normalized_name
+    from {{ this }} as built
+    where {{ _answered_by_changed_inputs('built') }}
+    {%- for upstream in upstreams %}
+    union
+    -- the names of the coded rows of batches this model has not counted yet
+    select false, resolution_name_normalized
+    from {{ upstream }}
+    where
+        existing_company_id is not null
+        and {{ _backflow_batch_is_new(upstream) }}
+    {%- endfor %};
+    -- only for the scope: the model's statement reads staging by name, not by batch
+    reset enable_seqscan;
+    delete from {{ this }} as built
+    where built.normalized_name in (select s.normalized_name from {{ _keys_scope() }} as s)
+    {%- endif %}
+{%- endmacro %}
+
+{#- A predicate on a staging table's rows: the row's batch is one this model has not counted. As
+    batch_is_unbuilt(indexed=true): by the md5 of the batch, which the staging tables index. #}
+{% macro _backflow_batch_is_new(upstream) %}
+  {%- set new_batches -%}
+        select seen.load_batch_id from {{ _seen_batches() }} as seen
+        where seen.upstream = '{{ upstream.identifier }}'
+            and not exists (
+                select from {{ held_batches_relation(this) }} as b
+                where b.upstream = seen.upstream and b.load_batch_id = seen.load_batch_id
+            )
+  {%- endset -%}
+    md5(load_batch_id) = any(array(select md5(n.load_batch_id) from ({{ new_batches }}) as n))
+        and load_batch_id = any(array({{ new_batches }}))
+{%- endmacro %}
+
+{# A predicate on the staging rows backflow counts: their name is in this build's scope. `true` in
+   dbt's unit tests, which run no hooks. #}
+{% macro backflow_name_in_scope(normalized_name='resolution_name_normalized') %}
+  {{- _require_sql_expression('backflow_name_in_scope', normalized_name) -}}
+  {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
+    true
+  {%- else -%}
+    (
+        exists (select from {{ _keys_scope() }} as s where s.every_key)
+        or {{ normalized_name }} in (select s.normalized_name from {{ _keys_scope() }} as s)
+    )
+  {%- endif -%}
+{%- endmacro %}
