@@ -15,7 +15,7 @@
     pre   scope_backflow_names(upstreams)   decides the scope, deletes the keys of its names
     post  record_held_batches()             the staging tables' records, as this model now holds them
     post  record_company_keys_inputs()      the inputs copy and the fingerprint (as the keys models)
-  The model selects its rows with backflow_name_in_scope(...).
+  The model selects its rows with rows_in_scope(...) (incremental_company_keys.sql).
 #}
 
 {#- The staging tables' records of batches (record_held_batches), one row per table and batch;
@@ -105,18 +105,4 @@
   {%- endset -%}
     md5(load_batch_id) = any(array(select md5(n.load_batch_id) from ({{ new_batches }}) as n))
         and load_batch_id = any(array({{ new_batches }}))
-{%- endmacro %}
-
-{# A predicate on the staging rows backflow counts: their name is in this build's scope. `true` in
-   dbt's unit tests, which run no hooks. #}
-{% macro backflow_name_in_scope(normalized_name='resolution_name_normalized') %}
-  {{- _require_sql_expression('backflow_name_in_scope', normalized_name) -}}
-  {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
-    true
-  {%- else -%}
-    (
-        exists (select from {{ _keys_scope() }} as s where s.every_key)
-        or {{ normalized_name }} in (select s.normalized_name from {{ _keys_scope() }} as s)
-    )
-  {%- endif -%}
 {%- endmacro %}

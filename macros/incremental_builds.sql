@@ -237,7 +237,7 @@
   {{- _postgres_only('batch_is_unbuilt') -}}
 {% endmacro %}
 
-{#- indexed=true: the batch is staging's load_batch_id, which index_by_batch indexes (by its md5). -#}
+{#- indexed=true: the batch is staging's load_batch_id, which index_by_batch_and_name indexes (by its md5). -#}
 {% macro postgres__batch_is_unbuilt(batch, indexed=false) %}
   {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
   {%- if is_incremental() -%}
@@ -260,7 +260,7 @@
 {%- endmacro %}
 
 {#- A statement (pre-hook) that makes an incremental build read staging's new batches through
-    index_by_batch, for the rest of the model's transaction: the planner judges an index by the
+    index_by_batch_and_name, for the rest of the model's transaction: the planner judges an index by the
     batch column's statistics, and a history loaded as one batch (as migrations are) gives the
     column one value, so it expects every row and scans them all (a month: 1.7 s instead of 0.1 s
     for the keys' scope). A full build reads every row: nothing to prefer. Use it where a model's
@@ -273,15 +273,20 @@
   {%- endif -%}
 {% endmacro %}
 
-{#- Post-hook of staging: an index on the batch, through which the models downstream read the rows
-    of new batches (batch_is_unbuilt(..., indexed=true)) instead of scanning the history. Made by the
-    first incremental build: a full build reads every row and never needs it. By the batch's md5:
-    a batch id comes from raw, and a value of any length must index (a btree row holds 2.7 kB). -#}
-{% macro index_by_batch() %}
+{#- Post-hook of staging: two indexes, made by the first incremental build (a full build reads every
+    row and never needs them):
+    - on the batch, through which the models downstream read the rows of new batches
+      (batch_is_unbuilt(..., indexed=true)) instead of scanning the history;
+    - on the resolution name, through which the per-key answers and backflow read the rows of the
+      keys and names they resolve again (rows_in_scope).
+    Both by an md5: a batch id or a name comes from raw, and a value of any length must index (a
+    btree row holds 2.7 kB). -#}
+{% macro index_by_batch_and_name() %}
   {%- if is_incremental() -%}
-    create index if not exists {{ this.identifier }}__by_batch on {{ this }} (md5(load_batch_id))
+    create index if not exists {{ this.identifier }}__by_batch on {{ this }} (md5(load_batch_id));
+    create index if not exists {{ this.identifier }}__by_name on {{ this }} (md5(resolution_name_normalized))
   {%- else -%}
-    select 'full build: no index yet' as index_by_batch
+    select 'full build: no index yet' as index_by_batch_and_name
   {%- endif -%}
 {% endmacro %}
 

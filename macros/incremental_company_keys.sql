@@ -19,7 +19,7 @@
                                                read_new_batches_by_index); on a whole rebuild deletes every key
     post  record_held_batches()
     post  record_company_keys_inputs()         the inputs copy and the fingerprint, as now
-  The model selects its rows with company_key_in_scope(...).
+  The model selects its rows with rows_in_scope(...).
 #}
 
 {% macro _keys_scope() %}
@@ -140,21 +140,32 @@
     {%- endif %}
 {%- endmacro %}
 
-{# A predicate on the upstream's rows: the rows of the keys this build resolves. The same text on
-   every build (scope_company_keys makes its table on full builds too), so that the compiled SQL is
-   the fingerprint of the resolution's code; `true` in dbt's unit tests, which run no hooks. #}
-{% macro company_key_in_scope(plan_code='plan_code', normalized_name='resolution_name_normalized', existing_code='existing_company_id') %}
-  {%- for argument in [plan_code, normalized_name, existing_code] -%}
-    {{- _require_sql_expression('company_key_in_scope', argument) -}}
+{# The upstream's rows this build resolves again: those of the keys in scope (plan_code etc. given),
+   or of the names in scope (backflow: its scope has names only). Two branches, one of which a build
+   runs: every row when the scope says every key (a full build), else the rows of the scope's names
+   through the staging tables' name index (index_by_batch_and_name), then of its keys. The same
+   text on every build (the scope table is made on full builds too), so that the compiled SQL is
+   the fingerprint of the resolution's code; every row in dbt's unit tests, which run no hooks. #}
+{% macro rows_in_scope(relation, normalized_name='resolution_name_normalized', plan_code=none, existing_code=none) %}
+  {%- for argument in [normalized_name, plan_code or 'x', existing_code or 'x'] -%}
+    {{- _require_sql_expression('rows_in_scope', argument) -}}
   {%- endfor -%}
   {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
-    true
+    select * from {{ relation }}
   {%- else -%}
-    (
-        exists (select from {{ _keys_scope() }} as s where s.every_key)
-        or (coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, ''))
+    select * from {{ relation }}
+    where exists (select from {{ _keys_scope() }} as s where s.every_key)
+    union all
+    select * from {{ relation }}
+    where
+        not exists (select from {{ _keys_scope() }} as s where s.every_key)
+        and md5({{ normalized_name }}) = any(array(select distinct md5(s.normalized_name) from {{ _keys_scope() }} as s))
+        {%- if plan_code is not none %}
+        and (coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, ''))
         in (select s.plan_key, s.normalized_name, s.code_key from {{ _keys_scope() }} as s)
-    )
+        {%- else %}
+        and {{ normalized_name }} in (select s.normalized_name from {{ _keys_scope() }} as s)
+        {%- endif %}
   {%- endif -%}
 {%- endmacro %}
 

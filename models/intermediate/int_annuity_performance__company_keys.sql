@@ -15,8 +15,11 @@ with
 
 rows_in_scope as (
 
-    select * from {{ ref('stg_annuity__performance') }}
-    where {{ company_key_in_scope() }}
+    {{ rows_in_scope(
+        ref('stg_annuity__performance'),
+        plan_code='plan_code',
+        existing_code='existing_company_id'
+    ) }}
 
 ),
 

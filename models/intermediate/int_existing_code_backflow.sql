@@ -33,13 +33,13 @@ with
 
 performance as (
 
-    select * from {{ ref('stg_annuity__performance') }}
+    {{ rows_in_scope(ref('stg_annuity__performance')) }}
 
 ),
 
 income as (
 
-    select * from {{ ref('stg_annuity__income') }}
+    {{ rows_in_scope(ref('stg_annuity__income')) }}
 
 ),
 
@@ -58,7 +58,6 @@ pairs as (
     from performance
     where
         existing_company_id is not null and resolution_name_normalized <> ''
-        and {{ backflow_name_in_scope() }}
 
     union all
 
@@ -69,7 +68,6 @@ pairs as (
     from income
     where
         existing_company_id is not null and resolution_name_normalized <> ''
-        and {{ backflow_name_in_scope() }}
 
 ),
 
