@@ -16,7 +16,8 @@
   The cache is read as it stood before this build: the learned keys are written into it only after
   resolution (int_backflow_learned_keys), so cache_* always means an entry that existed before.
   Without learned_keys there is no backflow tier (int_existing_code_backflow uses that to ask what
-  the tiers above backflow say about a key).
+  the tiers above backflow say about a key; temporary_ids=false spares it the temporary ids it
+  would discard: the temporary tier then answers with a NULL id).
   Join rows back on (coalesce(plan_code, ''), normalized name, coalesce(existing code, '')).
 #}
 {% macro resolve_company_keys(
@@ -26,17 +27,18 @@
     existing_code='existing_company_id',
     raw_name='customer_name',
     asset_volume=none,
-    learned_keys=none
+    learned_keys=none,
+    temporary_ids=true
 ) %}
   {{- return(adapter.dispatch('resolve_company_keys', 'company_enrichment')(
-      relation, plan_code, normalized_name, existing_code, raw_name, asset_volume, learned_keys)) -}}
+      relation, plan_code, normalized_name, existing_code, raw_name, asset_volume, learned_keys, temporary_ids)) -}}
 {% endmacro %}
 
-{% macro default__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none, learned_keys=none) %}
+{% macro default__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none, learned_keys=none, temporary_ids=true) %}
   {{- _postgres_only('resolve_company_keys') -}}
 {% endmacro %}
 
-{% macro postgres__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none, learned_keys=none) %}
+{% macro postgres__resolve_company_keys(relation, plan_code='plan_code', normalized_name='customer_name_normalized', existing_code='existing_company_id', raw_name='customer_name', asset_volume=none, learned_keys=none, temporary_ids=true) %}
   {%- if relation is none or (relation | string | trim) == '' -%}
     {{ exceptions.raise_compiler_error("resolve_company_keys(relation, ...) needs a relation, e.g. ref('stg_x')") }}
   {%- endif -%}
@@ -248,7 +250,9 @@ final as (
             {%- endfor %}
             when 'existing_code' then code_key
             when 'backflow' then backflow_id
+            {%- if temporary_ids %}
             when 'temporary' then {{ temp_company_id('normalized_name', normalized=true) }}
+            {%- endif %}
         end as company_id,
         cast(case company_id_source
             {%- for tier in tiers %}

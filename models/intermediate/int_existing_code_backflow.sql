@@ -128,7 +128,8 @@ higher_tiers as (
         plan_code='plan_key',
         normalized_name='normalized_name',
         existing_code='null::text',
-        raw_name='normalized_name'
+        raw_name='normalized_name',
+        temporary_ids=false
     ) }}
 
 ),
