@@ -15,6 +15,7 @@
     pre   scope_backflow_names(upstreams)   decides the scope, deletes the keys of its names
     post  record_held_batches()             the staging tables' records, as this model now holds them
     post  record_company_keys_inputs()      the inputs copy and the fingerprint (as the keys models)
+    post  record_backflow_changes()         appends this build's scope to its log of changes
   The model selects its rows with rows_in_scope(...) (incremental_company_keys.sql).
 #}
 
@@ -65,6 +66,9 @@
     {%- if every_name %}
     create temporary table {{ _keys_scope() }} on commit drop as
     select true as every_key, null::text as normalized_name;
+    create temporary table {{ _learned_before() }} on commit drop as
+    select null::text as key_type, null::text as lookup_key, null::text as company_id, null::numeric as confidence
+    where false;
     {%- if is_incremental() %}
     delete from {{ this }}
     {%- endif %}
@@ -87,6 +91,9 @@
     {%- endfor %};
     -- only for the scope: the model's statement reads staging by name, not by batch
     reset enable_seqscan;
+    -- what the keys about to be counted again taught, for the log (record_backflow_changes)
+    create temporary table {{ _learned_before() }} on commit drop as
+    {{ _learned_in_scope() }};
     delete from {{ this }} as built
     where built.normalized_name in (select s.normalized_name from {{ _keys_scope() }} as s)
     {%- endif %}
@@ -105,4 +112,47 @@
   {%- endset -%}
     md5(load_batch_id) = any(array(select md5(n.load_batch_id) from ({{ new_batches }}) as n))
         and load_batch_id = any(array({{ new_batches }}))
+{%- endmacro %}
+
+{% macro _learned_before() %}
+  {{- return(_temporary_beside('__learned_before')) -}}
+{% endmacro %}
+
+{#- The learned keys of the names in scope, as the resolution reads them (is_learned, id, confidence). -#}
+{% macro _learned_in_scope() %}
+    select key_type, lookup_key, company_id, confidence from {{ this }} as built
+    where built.is_learned and built.normalized_name in (select s.normalized_name from {{ _keys_scope() }} as s)
+{%- endmacro %}
+
+{#- The log of what each build of backflow changed in the keys it learned, beside it:
+    `<backflow>__changes` (build_seq, every_name, lookup_key). The per-key answers read it instead
+    of comparing every learned key with a copy (scope_company_keys). -#}
+{% macro backflow_changes_relation(backflow) %}
+  {{- return(_relation_beside(backflow, '__changes')) -}}
+{% endmacro %}
+
+{#- Post-hook: this build into the log, under the next build number: every_name when it counted
+    every name, else the lookup keys whose learned answer it added, removed or changed (the keys it
+    counted again, compared with what they taught before), and a row with no key that marks the
+    build, so that a reader sees no build is missing. The last 100 builds are kept: per-key answers
+    built longer ago resolve every key. -#}
+{% macro record_backflow_changes() %}
+  {%- set changes = backflow_changes_relation(this) -%}
+    create table if not exists {{ changes }} (build_seq bigint not null, every_name boolean not null, lookup_key text);
+    insert into {{ changes }} (build_seq, every_name, lookup_key)
+    select this_build.build_seq, logged.every_name, logged.lookup_key
+    from (select coalesce(max(build_seq), 0) + 1 as build_seq from {{ changes }}) as this_build
+    cross join (
+        select true as every_name, null as lookup_key from {{ _keys_scope() }} where every_key
+        union all
+        select false, null
+        union all
+        select false, changed.lookup_key
+        from (
+            (select * from {{ _learned_before() }} except select * from ({{ _learned_in_scope() }}) as now_)
+            union
+            (select * from ({{ _learned_in_scope() }}) as now_ except select * from {{ _learned_before() }})
+        ) as changed
+    ) as logged;
+    delete from {{ changes }} where build_seq <= (select max(build_seq) - 100 from {{ changes }})
 {%- endmacro %}

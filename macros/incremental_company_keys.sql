@@ -9,16 +9,22 @@
       stay whole);
     - keys that a changed input row can answer (matched the way resolution looks them up: plan,
       name, or plan + name), found by comparing the inputs with the copy kept at the last build
-      (`<keys>__inputs`);
+      (`<keys>__inputs`: overrides, collective plans, cache entries);
+    - keys that a key backflow learned, unlearned or changed since this model's last build can
+      answer, as its log of changes says (`int_existing_code_backflow__changes`,
+      incremental_backflow.sql), instead of comparing every learned key with a copy (half the
+      inputs a build would copy and compare);
     - every key when a batch it was built from changed or went away (a replaced or deleted month:
       the keys of rows that are gone are not known), when a row has no batch, when the code, the
-      vars or the salt differ from the last build (`<keys>__state`), or when a record is missing.
+      vars or the salt differ from the last build (`<keys>__state`), when backflow counted every
+      name since (or its log no longer reaches back that far), or when a record is missing.
   Hooks, in the model's transaction, in this order:
     pre   forget_changed_batches(..., keeps_rows_by_batch=false)   the batches record (as staging's)
     pre   scope_company_keys(upstream, learned_keys)   decides the scope (new batches read by index:
                                                read_new_batches_by_index); on a whole rebuild deletes every key
     post  record_held_batches()
-    post  record_company_keys_inputs()         the inputs copy and the fingerprint, as now
+    post  record_company_keys_inputs(learned_keys)   the inputs copy, the fingerprint, and how far
+                                               backflow's log was read, as now
   The model selects its rows with rows_in_scope(...).
 #}
 
@@ -104,17 +110,25 @@
   {%- endfor -%}
   {%- set state = _relation_beside(this, '__state') -%}
   {%- set inputs = _relation_beside(this, '__inputs') -%}
+  {%- set learned_changes = backflow_changes_relation(learned_keys) -%}
+  {%- set learned_since = '(select learned_through from ' ~ state ~ ')' -%}
   {%- set every_key = true -%}
   {%- if execute and is_incremental()
       and adapter.get_relation(state.database, state.schema, state.identifier) is not none
-      and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none -%}
+      and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none
+      and adapter.get_relation(learned_changes.database, learned_changes.schema, learned_changes.identifier) is not none
+      and 'learned_through' in (adapter.get_columns_in_relation(state) | map(attribute='name') | list) -%}
+    {#- Backflow's log holds every build since this model's (none counted every name): a NULL
+        (no record of how far it was read) says no. -#}
     {%- set unchanged = run_query(
         'select not exists (select from ' ~ _changed_batches() ~ ') '
-        ~ 'and (select fingerprint from ' ~ state ~ ') = ' ~ _company_keys_fingerprint()) -%}
+        ~ 'and (select fingerprint from ' ~ state ~ ') = ' ~ _company_keys_fingerprint()
+        ~ ' and (select coalesce(bool_and(not every_name), true) and count(distinct build_seq) = coalesce(max(build_seq), '
+        ~ learned_since ~ ') - ' ~ learned_since ~ ' from ' ~ learned_changes ~ ' where build_seq > ' ~ learned_since ~ ')') -%}
     {%- set every_key = not unchanged.columns[0].values()[0] -%}
   {%- endif %}
     create temporary table {{ _keys_inputs_now() }} on commit drop as
-    {{ _resolution_inputs(learned_keys) }};
+    {{ _resolution_inputs() }};
     {%- if every_key %}
     create temporary table {{ _keys_scope() }} on commit drop as
     select true as every_key, null::text as plan_key, null::text as normalized_name, null::text as code_key;
@@ -124,6 +138,10 @@
     {%- endif %}
     {%- else %}
     {{ _find_changed_inputs(inputs) }};
+    -- and the keys whose learned answer backflow changed since
+    insert into {{ _keys_inputs_changed() }}
+    select distinct lookup_key from {{ learned_changes }}
+    where build_seq > {{ learned_since }} and lookup_key is not null;
     {{ read_new_batches_by_index() }};
     create temporary table {{ _keys_scope() }} on commit drop as
     -- the keys a changed input row may answer
@@ -169,9 +187,10 @@
   {%- endif -%}
 {%- endmacro %}
 
-{# Post-hook: the inputs and the fingerprint this build resolved with, and what it resolved again
-   (rebuilt_every_key, keys_resolved_again: for people and tests to see what a build did). #}
-{% macro record_company_keys_inputs() %}
+{# Post-hook: the inputs and the fingerprint this build resolved with, how far it read backflow's
+   log (learned_keys given: learned_through), and what it resolved again (rebuilt_every_key,
+   keys_resolved_again: for people and tests to see what a build did). #}
+{% macro record_company_keys_inputs(learned_keys=none) %}
   {%- set state = _relation_beside(this, '__state') -%}
   {%- set inputs = _relation_beside(this, '__inputs') -%}
     drop table if exists {{ inputs }};
@@ -182,5 +201,8 @@
         {{ _company_keys_fingerprint() }} as fingerprint,
         coalesce(bool_or(every_key), false) as rebuilt_every_key,
         count(*) filter (where not every_key) as keys_resolved_again
+        {%- if learned_keys is not none %},
+        (select coalesce(max(build_seq), 0) from {{ backflow_changes_relation(learned_keys) }}) as learned_through
+        {%- endif %}
     from {{ _keys_scope() }}
 {%- endmacro %}

@@ -77,21 +77,23 @@ def durable_state(project: DbtProject) -> dict[str, list[tuple[object, ...]]]:
 KEY_COLUMNS = {"cache": 2, "queue": 1, "decisions": 2}
 
 
-def build_and_compare_with_full_refresh(project: DbtProject, dbt_tests: bool = False) -> dict[str, int]:
+def build_and_compare_with_full_refresh(
+    project: DbtProject, dbt_tests: bool = False, dbt_args: tuple[str, ...] = ()
+) -> dict[str, int]:
     """Build incrementally (and, dbt_tests, run every dbt test on the result); build --full-refresh
     in a copy of the state before; compare the marts and the per-key answers. Returns the rows each
     mart compared. Equal rows already make the incremental marts pass what the full refresh passes
     (test_warehouse runs every dbt test on full builds), so only the issue's sequence and the
-    killed build run the dbt tests again."""
+    killed build run the dbt tests again. dbt_args go to both builds (e.g. --vars)."""
     with database_copy(project.database) as copy:
         # run (+ test): a build without `dbt seed`, which would put the seeds back as the CSVs say
         # (a test changes an override in the seed table itself).
-        project.run("run")
+        project.run("run", *dbt_args)
         if dbt_tests:
             project.run("test")
         refreshed = DbtProject(copy, project.work_dir / "full-refresh")
         before = durable_state(refreshed)
-        refreshed.run("run", "--full-refresh")
+        refreshed.run("run", "--full-refresh", *dbt_args)
         incremental, full = model_checksums(project.database), model_checksums(copy)
         differing = {model: differing_rows(project.database, copy, model) for model in incremental}
         print(f"rows compared with a full refresh: {', '.join(f'{m} {s.rows}' for m, s in full.items())}; "
@@ -266,6 +268,68 @@ def test_changed_resolution_vars_resolve_every_key_once(built: DbtProject) -> No
     built.run("run", "--vars", stricter)
     assert keys_build_state(built) == [(False, 0), (False, 0)]
     assert backflow_build_state(built) == (False, 0)
+
+
+def test_a_changed_backflow_majority_reaches_the_per_key_answers(built: DbtProject) -> None:
+    """A var only backflow reads: it counts every name again, and the per-key answers, whose own
+    code did not change, resolve again every key (its log says every name changed)."""
+    learned_before = built.query(f"select count(*) from {BACKFLOW} where is_learned")[0][0]
+    rows = build_and_compare_with_full_refresh(built, dbt_args=("--vars", "{backflow_majority: 0.5}"))
+    assert sum(rows.values()) == raw_rows(built)
+    learned_after = built.query(f"select count(*) from {BACKFLOW} where is_learned")[0][0]
+    print(f"keys learned with a majority of 0.9: {learned_before}, of 0.5: {learned_after}")
+    assert learned_after > learned_before, "the sample has no key between the two majorities: the test decides nothing"
+    assert backflow_build_state(built)[0] and keys_build_state(built) == [(True, 0), (True, 0)]
+
+
+def test_per_key_answers_older_than_backflows_log_resolve_every_key(built: DbtProject) -> None:
+    """Backflow's log keeps its last 100 builds: per-key answers last built before its oldest entry
+    cannot tell what backflow learned since, and resolve every key (here: its first build is gone,
+    and the answers say they were built before it)."""
+    built.query(f"delete from {BACKFLOW}__changes where build_seq = (select min(build_seq) from {BACKFLOW}__changes)")
+    for model in KEYS_MODELS:
+        built.query(f"update {model}__state set learned_through = 0")
+    build_and_compare_with_full_refresh(built)
+    assert keys_build_state(built) == [(True, 0), (True, 0)]
+
+
+def test_a_key_backflow_learned_then_unlearned(built: DbtProject, tmp_path: Path) -> None:
+    """A name too long for the cache's key (beyond 2,000 bytes: backflow learns it but never caches
+    it) answers its rows without a code as `backflow`; a later month whose rows carry another code
+    for it ends the majority, and those rows lose the learned id (backflow's log names the key)."""
+    long_name = "长" * 700 + "有限公司"
+    template = MONTHLY[(PERFORMANCE.name, MONTHS[3])][0]
+
+    def rows(month: str, count: int, code: str | None) -> list[tuple[object, ...]]:
+        return [(month, "PLONG", *template[2:3], long_name, long_name, *template[5:7], code, *template[8:])] * count
+
+    month_four = dict(MONTHLY)
+    month_four[(PERFORMANCE.name, MONTHS[3])] = [
+        *MONTHLY[(PERFORMANCE.name, MONTHS[3])],
+        *rows(MONTHS[3], 10, "6990000001"),
+        *rows(MONTHS[3], 1, None),
+    ]
+    load(built, tmp_path, MONTHS[3], month_four)
+    build_and_compare_with_full_refresh(built)
+    answered = (
+        "select company_id_source from marts.annuity_performance "
+        "where plan_code = 'PLONG' and existing_company_id is null"
+    )
+    assert built.query(answered) == [("backflow",)]
+    later = "202405"
+    load(
+        built,
+        tmp_path,
+        later,
+        {
+            (PERFORMANCE.name, later): rows(later, 20, "6990000002"),
+            (INCOME.name, later): [(later, *MONTHLY[(INCOME.name, MONTHS[3])][0][1:])],
+        },
+    )
+    build_and_compare_with_full_refresh(built)
+    learned = built.query(f"select count(*) from {BACKFLOW} where plan_key = 'PLONG' and is_learned")[0][0]
+    print(f"learned keys of the long name after the later month: {learned}; its uncoded row: {built.query(answered)}")
+    assert learned == 0 and built.query(answered) == [("temporary",)]
 
 
 def test_a_cache_entry_for_a_plan_and_name_and_a_plan_override(built: DbtProject) -> None:
