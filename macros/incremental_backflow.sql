@@ -15,7 +15,7 @@
     pre   scope_backflow_names(upstreams)   decides the scope, deletes the keys of its names
     post  record_held_batches()             the staging tables' records, as this model now holds them
     post  record_company_keys_inputs()      the inputs copy and the fingerprint (as the keys models)
-    post  record_backflow_changes()         appends this build's scope to its log of changes
+    post  record_backflow_changes()         logs what this build changed in the keys it learned
   The model selects its rows with rows_in_scope(...) (incremental_company_keys.sql).
 #}
 

@@ -40,10 +40,11 @@
   {{- return(_temporary_beside('__inputs_changed')) -}}
 {% endmacro %}
 
-{#- Every input row resolution reads, one text answer per (key type, lookup key): what changes in
-    it can change the answer of the keys that look it up. every_cache_entry: entries below
-    cache_min_confidence too (backflow names the cache's id of a key whatever its confidence). #}
-{% macro _resolution_inputs(learned_keys=none, every_cache_entry=false) %}
+{#- The input rows resolution reads besides the keys backflow learned (those come from its log), one
+    text answer per (key type, lookup key): what changes in it can change the answer of the keys
+    that look it up. every_cache_entry: entries below cache_min_confidence too (backflow names the
+    cache's id of a key whatever its confidence). #}
+{% macro _resolution_inputs(every_cache_entry=false) %}
     select 'override_' || override_type as key_type, match_key as lookup_key,
         cast(row(company_id) as text) as answer
     from {{ ref('int_company_id_overrides') }}
@@ -54,12 +55,6 @@
     from {{ source('enrichment', 'company_name_index') }}
     {%- if not every_cache_entry %}
     where confidence >= {{ var('cache_min_confidence') }}
-    {%- endif %}
-    {%- if learned_keys is not none %}
-    union all
-    select 'learned_' || key_type, lookup_key, cast(row(company_id, confidence) as text)
-    from {{ learned_keys }}
-    where is_learned
     {%- endif %}
 {% endmacro %}
 
