@@ -87,7 +87,7 @@
     from {{ upstream }}
     where
         existing_company_id is not null
-        and {{ _backflow_batch_is_new(upstream) }}
+        and {{ batch_is_unbuilt('load_batch_id', indexed=true, upstream=upstream) }}
     {%- endfor %};
     -- only for the scope: the model's statement reads staging by name, not by batch
     reset enable_seqscan;
@@ -97,21 +97,6 @@
     delete from {{ this }} as built
     where built.normalized_name in (select s.normalized_name from {{ _keys_scope() }} as s)
     {%- endif %}
-{%- endmacro %}
-
-{#- A predicate on a staging table's rows: the row's batch is one this model has not counted. As
-    batch_is_unbuilt(indexed=true): by the md5 of the batch, which the staging tables index. #}
-{% macro _backflow_batch_is_new(upstream) %}
-  {%- set new_batches -%}
-        select seen.load_batch_id from {{ _seen_batches() }} as seen
-        where seen.upstream = '{{ upstream.identifier }}'
-            and not exists (
-                select from {{ held_batches_relation(this) }} as b
-                where b.upstream = seen.upstream and b.load_batch_id = seen.load_batch_id
-            )
-  {%- endset -%}
-    md5(load_batch_id) = any(array(select md5(n.load_batch_id) from ({{ new_batches }}) as n))
-        and load_batch_id = any(array({{ new_batches }}))
 {%- endmacro %}
 
 {% macro _learned_before() %}
@@ -147,12 +132,12 @@
         union all
         select false, null
         union all
-        select false, changed.lookup_key
-        from (
-            (select * from {{ _learned_before() }} except select * from ({{ _learned_in_scope() }}) as now_)
-            union
-            (select * from ({{ _learned_in_scope() }}) as now_ except select * from {{ _learned_before() }})
-        ) as changed
+        -- a key learned before or now (one per key and type) whose answer is not the same
+        select false, coalesce(before.lookup_key, now_.lookup_key)
+        from {{ _learned_before() }} as before
+        full join ({{ _learned_in_scope() }}) as now_
+            on before.key_type = now_.key_type and before.lookup_key = now_.lookup_key
+        where (before.company_id, before.confidence) is distinct from (now_.company_id, now_.confidence)
     ) as logged;
     delete from {{ changes }} where build_seq <= (select max(build_seq) - 100 from {{ changes }})
 {%- endmacro %}

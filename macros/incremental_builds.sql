@@ -229,16 +229,18 @@
   batches this model does not hold (after forget_changed_batches: the new and the changed ones).
   `true` on a full build.
 #}
-{% macro batch_is_unbuilt(batch, indexed=false) %}
-  {{- return(adapter.dispatch('batch_is_unbuilt', 'company_enrichment')(batch, indexed)) -}}
+{% macro batch_is_unbuilt(batch, indexed=false, upstream=none) %}
+  {{- return(adapter.dispatch('batch_is_unbuilt', 'company_enrichment')(batch, indexed, upstream)) -}}
 {% endmacro %}
 
-{% macro default__batch_is_unbuilt(batch, indexed=false) %}
+{% macro default__batch_is_unbuilt(batch, indexed=false, upstream=none) %}
   {{- _postgres_only('batch_is_unbuilt') -}}
 {% endmacro %}
 
-{#- indexed=true: the batch is staging's load_batch_id, which index_by_batch_and_name indexes (by its md5). -#}
-{% macro postgres__batch_is_unbuilt(batch, indexed=false) %}
+{#- indexed=true: the batch is staging's load_batch_id, which index_by_batch_and_name indexes (by its md5).
+    upstream: the relation whose rows these are, for a model that records the batches of several
+    (its records have an `upstream` column: backflow's). -#}
+{% macro postgres__batch_is_unbuilt(batch, indexed=false, upstream=none) %}
   {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
   {%- if is_incremental() -%}
     {#- The upstream's batches (as forget_changed_batches saw them) that this model does not hold, as
@@ -246,7 +248,13 @@
     {%- set unheld -%}
         select seen.load_batch_id from {{ _seen_batches() }} as seen
         where seen.load_batch_id is not null
-            and not exists (select from {{ held_batches_relation(this) }} as b where b.load_batch_id = seen.load_batch_id)
+            {%- if upstream is not none %}
+            and seen.upstream = '{{ upstream.identifier }}'
+            {%- endif %}
+            and not exists (
+                select from {{ held_batches_relation(this) }} as b
+                where b.load_batch_id = seen.load_batch_id{{ ' and b.upstream = seen.upstream' if upstream is not none }}
+            )
     {%- endset -%}
     {%- if indexed -%}
     (md5({{ batch }}) is null or (md5({{ batch }}) = any(array(select md5(u.load_batch_id) from ({{ unheld }}) as u))

@@ -160,7 +160,7 @@
    text on every build (the scope table is made on full builds too), so that the compiled SQL is
    the fingerprint of the resolution's code; every row in dbt's unit tests, which run no hooks. #}
 {% macro rows_in_scope(relation, normalized_name='resolution_name_normalized', plan_code=none, existing_code=none) %}
-  {%- for argument in [normalized_name, plan_code or 'x', existing_code or 'x'] -%}
+  {%- for argument in [normalized_name, plan_code, existing_code] if argument is not none -%}
     {{- _require_sql_expression('rows_in_scope', argument) -}}
   {%- endfor -%}
   {%- if model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}

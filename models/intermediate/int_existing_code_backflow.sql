@@ -56,8 +56,7 @@ pairs as (
         resolution_name_normalized,
         existing_company_id
     from performance
-    where
-        existing_company_id is not null and resolution_name_normalized <> ''
+    where existing_company_id is not null and resolution_name_normalized <> ''
 
     union all
 
@@ -66,8 +65,7 @@ pairs as (
         resolution_name_normalized,
         existing_company_id
     from income
-    where
-        existing_company_id is not null and resolution_name_normalized <> ''
+    where existing_company_id is not null and resolution_name_normalized <> ''
 
 ),
 
