@@ -156,7 +156,7 @@
 {# The upstream's rows this build resolves again: those of the keys in scope (plan_code etc. given),
    or of the names in scope (backflow: its scope has names only). Two branches, one of which a build
    runs: every row when the scope says every key (a full build), else the rows of the scope's names
-   through the staging tables' name index (index_by_batch_and_name), then of its keys. The same
+   through the staging tables' name index (index_for_incremental_reads), then of its keys. The same
    text on every build (the scope table is made on full builds too), so that the compiled SQL is
    the fingerprint of the resolution's code; every row in dbt's unit tests, which run no hooks. #}
 {% macro rows_in_scope(relation, normalized_name='resolution_name_normalized', plan_code=none, existing_code=none) %}

@@ -2,7 +2,8 @@
 -- every row no name can resolve (a totals row, or customer and account names both placeholders).
 with
 
--- One pass over each staging table picks every row with a problem of either kind (few rows).
+-- One pass over each staging table picks every row with a problem of either kind (few rows; an
+-- incremental build reads them through staging's index of them, index_for_incremental_reads).
 problem_rows as (
 
     select
@@ -13,7 +14,7 @@ problem_rows as (
         customer_name,
         name_problem
     from {{ ref('stg_annuity__performance') }}
-    where cell_problems is not null or name_problem is not null
+    where {{ has_row_problem() }}
 
     union all
 
@@ -25,7 +26,7 @@ problem_rows as (
         customer_name,
         name_problem
     from {{ ref('stg_annuity__income') }}
-    where cell_problems is not null or name_problem is not null
+    where {{ has_row_problem() }}
 
 ),
 

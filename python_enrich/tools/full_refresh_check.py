@@ -27,6 +27,9 @@ INCREMENTAL_MODELS = (
     "intermediate.int_existing_code_backflow",
 )
 
+# Build bookkeeping, not results: the transaction that wrote a key differs from a full refresh's.
+BOOKKEEPING_COLUMNS = frozenset({"resolved_in_transaction"})
+
 
 def _identifier(model: str) -> sql.Identifier:
     schema, table = model.split(".")
@@ -39,6 +42,20 @@ class ModelChecksum:
     checksum: str | None  # md5 over the rows' sorted md5s; None for an empty model
 
 
+def _row_hashes(cur: psycopg2.extensions.cursor, model: str) -> sql.Composed:
+    """A query of one md5 per row of the model, over every column but the bookkeeping ones."""
+    schema, table = model.split(".")
+    cur.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        (schema, table),
+    )
+    columns = [sql.Identifier("t", name) for (name,) in cur.fetchall() if name not in BOOKKEEPING_COLUMNS]
+    return sql.SQL("select md5(cast(row({}) as text)) as h from {} as t").format(
+        sql.SQL(", ").join(columns), _identifier(model)
+    )
+
+
 def model_checksums(database: str) -> dict[str, ModelChecksum]:
     """Row count and checksum of every incrementally built model, by its schema-qualified name."""
     conn = psycopg2.connect(dbname=database)
@@ -47,10 +64,9 @@ def model_checksums(database: str) -> dict[str, ModelChecksum]:
             sums = {}
             for model in INCREMENTAL_MODELS:
                 cur.execute(
-                    sql.SQL(
-                        "select count(*), md5(string_agg(h, '' order by h)) "
-                        "from (select md5(cast(t as text)) as h from {} as t) as hashed"
-                    ).format(_identifier(model))
+                    sql.SQL("select count(*), md5(string_agg(h, '' order by h)) from ({}) as hashed").format(
+                        _row_hashes(cur, model)
+                    )
                 )
                 rows, checksum = cur.fetchone()
                 sums[model] = ModelChecksum(int(rows), checksum)
@@ -66,7 +82,7 @@ def differing_rows(database: str, other: str, model: str) -> int:
         conn = psycopg2.connect(dbname=name)
         try:
             with conn, conn.cursor() as cur:
-                cur.execute(sql.SQL("select md5(cast(t as text)) from {} as t").format(_identifier(model)))
+                cur.execute(_row_hashes(cur, model))
                 return {h for (h,) in cur.fetchall()}
         finally:
             conn.close()

@@ -12,7 +12,7 @@
         "{{ forget_changed_batches(source('annuity', 'annuity_income'), raw_batch_id(source('annuity', 'annuity_income')), raw_row_version(), upstream_record=raw_batch_record(source('annuity', 'annuity_income'))) }}",
         "{{ forget_changed_rows() }}",
     ],
-    post_hook=["{{ record_held_batches() }}", "{{ index_by_batch_and_name() }}"],
+    post_hook=["{{ record_held_batches() }}", "{{ index_for_incremental_reads() }}"],
 ) }}
 {%- set raw_table = source('annuity', 'annuity_income') -%}
 {%- set parsed_amounts %}
