@@ -14,7 +14,7 @@
   Hooks, in the model's transaction:
     pre   scope_backflow_names(upstreams)   decides the scope, deletes the keys of its names
     post  record_held_batches()             the staging tables' records, as this model now holds them
-    post  record_company_keys_inputs()      the inputs copy and the fingerprint (as the keys models)
+    post  record_company_keys_inputs()      the inputs copy, the cache's versions and the fingerprint (as the keys models)
     post  record_backflow_changes()         logs what this build changed in the keys it learned
   The model selects its rows with rows_in_scope(...) (incremental_company_keys.sql).
 #}
@@ -45,12 +45,14 @@
   {%- set held = held_batches_relation(this) -%}
   {%- set state = _relation_beside(this, '__state') -%}
   {%- set inputs = _relation_beside(this, '__inputs') -%}
+  {%- set cache_versions = _cache_versions_relation() -%}
   {%- set seen = _backflow_upstream_batches(upstreams) -%}
   {%- set every_name = true -%}
   {%- if execute and is_incremental() and seen is not none
       and adapter.get_relation(held.database, held.schema, held.identifier) is not none
       and adapter.get_relation(state.database, state.schema, state.identifier) is not none
-      and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none -%}
+      and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none
+      and adapter.get_relation(cache_versions.database, cache_versions.schema, cache_versions.identifier) is not none -%}
     {#- Only new batches may have come: none held changed or went away, every row has a batch. -#}
     {%- set unchanged = run_query(
         'select not exists (select from (' ~ seen ~ ') as seen where seen.load_batch_id is null) '
@@ -62,10 +64,11 @@
     create temporary table {{ _seen_batches() }} on commit drop as
     {{ seen if seen is not none else 'select null::text as upstream, null::text as load_batch_id, null::bigint as row_count, null::numeric as version_sum where false' }};
     create temporary table {{ _keys_inputs_now() }} on commit drop as
-    {{ _resolution_inputs(every_cache_entry=true) }};
+    {{ _resolution_inputs() }};
     {%- if every_name %}
     create temporary table {{ _keys_scope() }} on commit drop as
     select true as every_key, null::text as normalized_name;
+    {{ _every_cache_version() }};
     create temporary table {{ _learned_before() }} on commit drop as
     select null::text as key_type, null::text as lookup_key, null::text as company_id, null::numeric as confidence
     where false;

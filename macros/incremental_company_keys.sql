@@ -8,8 +8,9 @@
     - keys of the rows of new batches (their counts and answers; their other rows too, so counts
       stay whole);
     - keys that a changed input row can answer (matched the way resolution looks them up: plan,
-      name, or plan + name), found by comparing the inputs with the copy kept at the last build
-      (`<keys>__inputs`: overrides, collective plans, cache entries);
+      name, or plan + name), found by comparing the overrides and collective plans with the copy
+      kept at the last build (`<keys>__inputs`) and the cache's entries by row version with the
+      record kept (`<keys>__cache_versions`);
     - keys that a key backflow learned, unlearned or changed since this model's last build can
       answer, as its log of changes says (`int_existing_code_backflow__changes`,
       incremental_backflow.sql), instead of comparing every learned key with a copy (half the
@@ -23,7 +24,7 @@
     pre   scope_company_keys(upstream, learned_keys)   decides the scope (new batches read by index:
                                                read_new_batches_by_index); on a whole rebuild deletes every key
     post  record_held_batches()
-    post  record_company_keys_inputs(learned_keys)   the inputs copy, the fingerprint, and how far
+    post  record_company_keys_inputs(learned_keys)   the inputs copy, the cache's versions, the fingerprint, and how far
                                                backflow's log was read, as now
   The model selects its rows with rows_in_scope(...).
 #}
@@ -40,26 +41,20 @@
   {{- return(_temporary_beside('__inputs_changed')) -}}
 {% endmacro %}
 
-{#- The input rows resolution reads besides the keys backflow learned (those come from its log), one
-    text answer per (key type, lookup key): what changes in it can change the answer of the keys
-    that look it up. every_cache_entry: entries below cache_min_confidence too (backflow names the
-    cache's id of a key whatever its confidence). #}
-{% macro _resolution_inputs(every_cache_entry=false) %}
+{#- The small input tables resolution reads, one text answer per (key type, lookup key): what
+    changes in them can change the answer of the keys that look them up. The cache, large, is
+    tracked by row version instead (below); the keys backflow learned come from its log. #}
+{% macro _resolution_inputs() %}
     select 'override_' || override_type as key_type, match_key as lookup_key,
         cast(row(company_id) as text) as answer
     from {{ ref('int_company_id_overrides') }}
     union all
     select 'collective_plan', plan_code, '' from {{ ref('int_collective_plans') }}
-    union all
-    select 'cache_' || key_type, lookup_key, cast(row(company_id, confidence, is_verified) as text)
-    from {{ source('enrichment', 'company_name_index') }}
-    {%- if not every_cache_entry %}
-    where confidence >= {{ var('cache_min_confidence') }}
-    {%- endif %}
 {% endmacro %}
 
 {#- Statements: the lookup keys of the input rows added or removed since the last build (one hashed
-    pass over both copies), into _keys_inputs_changed(). #}
+    pass over both copies), into _keys_inputs_changed(); then those of the cache's changed entries
+    (_find_changed_cache_entries). #}
 {% macro _find_changed_inputs(recorded_inputs) %}
     create temporary table {{ _keys_inputs_changed() }} on commit drop as
     select distinct lookup_key
@@ -69,7 +64,101 @@
         select *, -1 as side from {{ recorded_inputs }}
     ) as both_builds
     group by key_type, lookup_key, answer
-    having sum(side) <> 0
+    having sum(side) <> 0;
+    {{ _find_changed_cache_entries() }}
+{%- endmacro %}
+
+{#-
+  The cache by row version. Every write of an entry (insert, update, delete; by a build, the drain,
+  an import or by hand) gives it a new row version, `xmin` (the transaction that wrote it), so a
+  model keeps a record of the (key type, lookup key, version) of every entry it read
+  (`<model>__cache_versions`) instead of a copy of their answers, and compares counts by version:
+  a version whose count differs holds every entry written, rewritten or deleted since (a month:
+  the versions of the entries backflow and the drain wrote, a few thousand rows of 150,000).
+  Only the entries of those versions are compared one by one. Every entry is recorded, whatever
+  its confidence: a change that crosses cache_min_confidence is a write like any other.
+-#}
+{% macro _cache_versions_relation() %}
+  {{- return(_relation_beside(this, '__cache_versions')) -}}
+{% endmacro %}
+
+{% macro _cache_changed_versions() %}
+  {{- return(_temporary_beside('__cache_changed_versions')) -}}
+{% endmacro %}
+
+{% macro _cache_row_version(entry) %}
+  {{- return('cast(cast(' ~ entry ~ '.xmin as text) as bigint)') -}}
+{% endmacro %}
+
+{% macro _cache_entries_now() %}
+  {{- return(_temporary_beside('__cache_entries_now')) -}}
+{% endmacro %}
+
+{#- Statement: the cache's entries of the changed versions as this build reads them, kept for the
+    post-hook's record, so that the record never holds a version written after the build looked
+    (the next build then finds it changed). -#}
+{% macro _capture_cache_entries() %}
+    create temporary table {{ _cache_entries_now() }} on commit drop as
+    select entry.key_type, entry.lookup_key, {{ _cache_row_version('entry') }} as version
+    from {{ source('enrichment', 'company_name_index') }} as entry
+    where {{ _cache_row_version('entry') }} in (select v.version from {{ _cache_changed_versions() }} as v)
+{%- endmacro %}
+
+{#- Statements: the versions whose count of entries differs from the record's, their entries now,
+    then the lookup keys of the entries of those versions that the record or the cache lacks, into
+    _keys_inputs_changed(). A committed version can only lose entries, so a version whose count
+    is the same holds the same entries. -#}
+{% macro _find_changed_cache_entries() %}
+  {%- set recorded = _cache_versions_relation() %}
+    create temporary table {{ _cache_changed_versions() }} on commit drop as
+    select version
+    from (
+        select {{ _cache_row_version('entry') }} as version, 1 as side
+        from {{ source('enrichment', 'company_name_index') }} as entry
+        union all
+        select version, -1 from {{ recorded }}
+    ) as both_builds
+    group by version
+    having sum(side) <> 0;
+    {{ _capture_cache_entries() }};
+    insert into {{ _keys_inputs_changed() }}
+    -- written since: an entry the record lacks
+    select now_.lookup_key
+    from {{ _cache_entries_now() }} as now_
+    where not exists (
+        select from {{ recorded }} as r
+        where r.version = now_.version and r.key_type = now_.key_type and r.lookup_key = now_.lookup_key
+    )
+    union
+    -- rewritten or deleted since: a recorded entry of a changed version that the cache lacks
+    select r.lookup_key
+    from {{ recorded }} as r
+    where r.version in (select v.version from {{ _cache_changed_versions() }} as v)
+        and not exists (
+            select from {{ _cache_entries_now() }} as now_
+            where now_.version = r.version and now_.key_type = r.key_type and now_.lookup_key = r.lookup_key
+        )
+{%- endmacro %}
+
+{#- Statements (post-hook): the record as this build read the cache: the entries of the changed
+    versions replace the record's (on a whole rebuild, which dropped the record, every entry). -#}
+{% macro _record_cache_versions() %}
+  {%- set recorded = _cache_versions_relation() %}
+    create table if not exists {{ recorded }} (key_type text not null, lookup_key text not null, version bigint not null);
+    create index if not exists {{ recorded.identifier }}__by_version on {{ recorded }} (version);
+    delete from {{ recorded }} where version in (select v.version from {{ _cache_changed_versions() }} as v);
+    insert into {{ recorded }} (key_type, lookup_key, version)
+    select key_type, lookup_key, version from {{ _cache_entries_now() }}
+{%- endmacro %}
+
+{#- Statements for a whole rebuild: every version counts as changed, and the record is made again
+    from every entry. -#}
+{% macro _every_cache_version() %}
+    drop table if exists {{ _cache_versions_relation() }};
+    create temporary table {{ _cache_changed_versions() }} on commit drop as
+    select distinct {{ _cache_row_version('entry') }} as version
+    from {{ source('enrichment', 'company_name_index') }} as entry;
+    {{ _capture_cache_entries() }}
 {%- endmacro %}
 
 {#- A predicate on a table of keys (plan_key, normalized_name): a changed input row may answer the
@@ -105,12 +194,14 @@
   {%- endfor -%}
   {%- set state = _relation_beside(this, '__state') -%}
   {%- set inputs = _relation_beside(this, '__inputs') -%}
+  {%- set cache_versions = _cache_versions_relation() -%}
   {%- set learned_changes = backflow_changes_relation(learned_keys) -%}
   {%- set learned_since = '(select learned_through from ' ~ state ~ ')' -%}
   {%- set every_key = true -%}
   {%- if execute and is_incremental()
       and adapter.get_relation(state.database, state.schema, state.identifier) is not none
       and adapter.get_relation(inputs.database, inputs.schema, inputs.identifier) is not none
+      and adapter.get_relation(cache_versions.database, cache_versions.schema, cache_versions.identifier) is not none
       and adapter.get_relation(learned_changes.database, learned_changes.schema, learned_changes.identifier) is not none
       and 'learned_through' in (adapter.get_columns_in_relation(state) | map(attribute='name') | list) -%}
     {#- Backflow's log holds every build since this model's (none counted every name): a NULL
@@ -127,6 +218,7 @@
     {%- if every_key %}
     create temporary table {{ _keys_scope() }} on commit drop as
     select true as every_key, null::text as plan_key, null::text as normalized_name, null::text as code_key;
+    {{ _every_cache_version() }};
     {%- if is_incremental() %}
     -- (the keys of rows that are gone are not known)
     delete from {{ this }}
@@ -190,6 +282,7 @@
   {%- set inputs = _relation_beside(this, '__inputs') -%}
     drop table if exists {{ inputs }};
     create table {{ inputs }} as select * from {{ _keys_inputs_now() }};
+    {{- _record_cache_versions() }};
     drop table if exists {{ state }};
     create table {{ state }} as
     select
