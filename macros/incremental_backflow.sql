@@ -77,12 +77,12 @@
     {%- endif %}
     {%- else %}
     {{ _find_changed_inputs(inputs) }};
+    -- counted, so that the planner looks the few changed keys up through the keys' indexes
+    analyze {{ _keys_inputs_changed() }};
     {{ read_new_batches_by_index() }};
     create temporary table {{ _keys_scope() }} on commit drop as
     -- the names of the keys a changed input row may answer
-    select false as every_key, built.normalized_name
-    from {{ this }} as built
-    where {{ _answered_by_changed_inputs('built') }}
+    {{ _keys_answered_by_changed_inputs(this, 'false as every_key, built.normalized_name') }}
     {%- for upstream in upstreams %}
     union
     -- the names of the coded rows of batches this model has not counted yet

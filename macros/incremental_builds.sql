@@ -342,7 +342,7 @@
 
 {#- The highest resolving transaction a mart's record holds (0 when none), read when the hook is
     rendered: a literal lets the planner find the few keys above it through the keys' index
-    (index_keys_by_transaction). The pre-hook and the post-hook read the same value: only the
+    (index_keys_for_incremental_reads). The pre-hook and the post-hook read the same value: only the
     post-hook writes the record. -#}
 {% macro _applied_through(applied) %}
   {%- if not execute -%}
@@ -350,17 +350,6 @@
   {%- endif -%}
   {%- set through = run_query('select coalesce(max(resolved_in_transaction), 0) from ' ~ applied) -%}
   {{- return(through.columns[0].values()[0]) -}}
-{% endmacro %}
-
-{#- Post-hook of a keys model: an index on the resolving transaction, made by the first incremental
-    build, through which the marts read the keys resolved since their last build (a month: 11,080
-    of 319,005) instead of scanning them all. -#}
-{% macro index_keys_by_transaction() %}
-  {%- if is_incremental() -%}
-    create index if not exists {{ this.identifier }}__by_transaction on {{ this }} (resolved_in_transaction)
-  {%- else -%}
-    select 'full build: no index yet' as index_keys_by_transaction
-  {%- endif -%}
 {% endmacro %}
 
 {#

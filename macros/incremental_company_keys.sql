@@ -161,14 +161,41 @@
     {{ _capture_cache_entries() }}
 {%- endmacro %}
 
-{#- A predicate on a table of keys (plan_key, normalized_name): a changed input row may answer the
-    key. Resolution looks a key up by its plan, its name, or both (plan|name): any of the three,
-    whatever the input's kind, so that none is ever missed. #}
-{% macro _answered_by_changed_inputs(built) %}
-        {{ built }}.plan_key in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
-        or {{ built }}.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
-        or {{ built }}.plan_key || '|' || {{ built }}.normalized_name in (select c.lookup_key from {{ _keys_inputs_changed() }} as c)
+{#- A query of the given columns of the rows of a table of keys (plan_key, normalized_name, aliased
+    `built`) that a changed input row may answer. Resolution looks a key up by its plan, its name,
+    or both (plan|name): any of the three, whatever the input's kind, so that none is ever missed.
+    Each changed lookup key is looked up through an index on the md5 of each of the three
+    (index_keys_for_incremental_reads: a month's few thousand instead of hashing the three of every
+    key), then compared exactly. A join, not `md5(...) = any(array)`: PostgreSQL would test every
+    row it reads against the whole array, one element after the other. #}
+{% macro _keys_answered_by_changed_inputs(relation, columns) %}
+  {%- for looked_up in ['built.plan_key', 'built.normalized_name', "built.plan_key || '|' || built.normalized_name"] %}
+    {{ 'union' if not loop.first }}
+    select {{ columns }}
+    from {{ _keys_inputs_changed() }} as changed
+    inner join {{ relation }} as built
+        on md5({{ looked_up }}) = md5(changed.lookup_key) and {{ looked_up }} = changed.lookup_key
+  {%- endfor %}
 {%- endmacro %}
+
+{#- Post-hook of the keys tables and backflow: the indexes their incremental builds read through,
+    made by the first incremental build (a full build reads every key):
+    - by the md5 of each way resolution looks a key up (plan, name, plan|name), through which a
+      build finds the keys a changed input may answer (_keys_answered_by_changed_inputs);
+    - keys tables only (by_transaction=true): by the resolving transaction, through which a mart
+      reads the keys resolved since its last build (changed_answer_keys). -#}
+{% macro index_keys_for_incremental_reads(by_transaction=true) %}
+  {%- if is_incremental() -%}
+    create index if not exists {{ this.identifier }}__by_plan on {{ this }} (md5(plan_key));
+    create index if not exists {{ this.identifier }}__by_name on {{ this }} (md5(normalized_name));
+    create index if not exists {{ this.identifier }}__by_plan_and_name on {{ this }} (md5(plan_key || '|' || normalized_name))
+    {%- if by_transaction %};
+    create index if not exists {{ this.identifier }}__by_transaction on {{ this }} (resolved_in_transaction)
+    {%- endif %}
+  {%- else -%}
+    select 'full build: no index yet' as index_keys_for_incremental_reads
+  {%- endif -%}
+{% endmacro %}
 
 {#- What else an answer depends on: the resolution's SQL as compiled (the code of every macro it
     calls, the vars, the relations it reads; not the database's name, which a copy changes) and the
@@ -229,12 +256,12 @@
     insert into {{ _keys_inputs_changed() }}
     select distinct lookup_key from {{ learned_changes }}
     where build_seq > {{ learned_since }} and lookup_key is not null;
+    -- counted, so that the planner looks the few changed keys up through the keys' indexes
+    analyze {{ _keys_inputs_changed() }};
     {{ read_new_batches_by_index() }};
     create temporary table {{ _keys_scope() }} on commit drop as
     -- the keys a changed input row may answer
-    select false as every_key, built.plan_key, built.normalized_name, built.code_key
-    from {{ this }} as built
-    where {{ _answered_by_changed_inputs('built') }}
+    {{ _keys_answered_by_changed_inputs(this, 'false as every_key, built.plan_key, built.normalized_name, built.code_key') }}
     union
     -- the keys of the rows of batches this model was not built from yet
     select false, coalesce({{ plan_code }}, ''), {{ normalized_name }}, coalesce({{ existing_code }}, '')

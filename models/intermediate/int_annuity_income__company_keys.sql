@@ -7,7 +7,7 @@
         "{{ forget_changed_batches(ref('stg_annuity__income'), upstream_record=held_batches_relation(ref('stg_annuity__income')), keeps_rows_by_batch=false) }}",
         "{{ scope_company_keys(ref('stg_annuity__income'), ref('int_existing_code_backflow')) }}",
     ],
-    post_hook=["{{ record_held_batches() }}", "{{ record_company_keys_inputs(ref('int_existing_code_backflow')) }}", "{{ index_keys_by_transaction() }}"],
+    post_hook=["{{ record_held_batches() }}", "{{ record_company_keys_inputs(ref('int_existing_code_backflow')) }}", "{{ index_keys_for_incremental_reads() }}"],
 ) }}
 -- The answer per distinct key; an incremental build resolves again only the keys whose answer can
 -- have changed (macros/incremental_company_keys.sql).
