@@ -251,11 +251,22 @@ def test_a_new_month(built: DbtProject, tmp_path: Path) -> None:
     """The monthly case: only the new month's keys, and the keys whose inputs it changed (backflow
     learns from its codes), are resolved again; the rest keep their answers and equal a full refresh.
     Backflow counts again only the names of the month's coded rows and of changed inputs."""
+    waiting = "select normalized_name, row_count, priority from enrichment.enrichment_requests where status = 'pending'"
+    before = set(built.query(waiting))
     load(built, tmp_path, MONTHS[3])
     rows = build_and_compare_with_full_refresh(built)
     assert sum(rows.values()) == raw_rows(built)
     assert_keys_resolved_incrementally(built)
     assert_backflow_counted_incrementally(built)
+    # Impact figures stay true: a waiting name the month adds rows to carries its new figures.
+    after = set(built.query(waiting))
+    stale = built.query(
+        "select count(*) from enrichment.enrichment_requests as r "
+        "join marts.unresolved_names as u using (normalized_name) "
+        "where r.status = 'pending' and (r.row_count, r.priority) is distinct from (u.row_count, u.priority)"
+    )[0][0]
+    print(f"waiting names whose figures the month changed: {len(after - before)}; stale: {stale}")
+    assert after - before and stale == 0
 
 
 def test_changed_resolution_vars_resolve_every_key_once(built: DbtProject) -> None:

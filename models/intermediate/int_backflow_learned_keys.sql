@@ -1,4 +1,6 @@
-{{ config(post_hook="{{ upsert_backflow_into_cache(this) }}") }}
+{#- A view: its post-hook reads it once to write the cache, so a table only copied backflow's
+    learned keys first (0.15–0.2 s of each build). #}
+{{ config(materialized='view', post_hook="{{ upsert_backflow_into_cache(this) }}") }}
 -- depends_on: {{ ref('int_annuity_performance__company_keys') }}
 -- depends_on: {{ ref('int_annuity_income__company_keys') }}
 -- The keys this build learned from existing codes. Built after both resolutions have read the

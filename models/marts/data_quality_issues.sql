@@ -1,3 +1,7 @@
+{#- A view: a listing people open now and then, read through staging's index of its rows
+    (index_for_incremental_reads; 0.1–0.2 s on 1,000,000 rows), instead of a table every build
+    rewrites whole (0.45 s of each month's build). #}
+{{ config(materialized='view') }}
 -- Every raw cell that could not be parsed (its value became NULL; the row itself was kept), and
 -- every row no name can resolve (a totals row, or customer and account names both placeholders).
 with
