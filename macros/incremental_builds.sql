@@ -49,7 +49,10 @@
 
 {# A raw table's record of batches (load_batch_id as raw_batch_id gives it, row_count, version_sum),
    as a subquery for forget_changed_batches(upstream_record=...): counted by the raw columns first,
-   so that the batch id is spelled once per batch instead of once per row (a third of the time). #}
+   so that the batch id is spelled once per batch instead of once per row (a third of the time),
+   and by row version (xmin, few per batch), so that a version is turned into a number once per
+   version instead of once per row (1,030,750 rows: 0.21–0.30 s → 0.17 s). The sum is the same as
+   raw_row_version's over the rows. #}
 {% macro raw_batch_record(relation) %}
   {%- set batch = raw_column_or_null(relation, '_batch_id') -%}
   {%- set row_key = raw_column_or_null(relation, '_row_key') -%}
@@ -59,11 +62,19 @@
         select {{ batch_id }} as load_batch_id, sum(row_count) as row_count, sum(version_sum) as version_sum
         from (
             select
-                {{ batch }} as batch,
-                {{ row_key }} is not null as has_row_key,
-                count(*) as row_count,
-                sum({{ raw_row_version() }}) as version_sum
-            from {{ relation }}
+                batch,
+                has_row_key,
+                sum(row_count) as row_count,
+                sum(cast(cast(version as text) as bigint) * row_count) as version_sum
+            from (
+                select
+                    {{ batch }} as batch,
+                    {{ row_key }} is not null as has_row_key,
+                    xmin as version,
+                    count(*) as row_count
+                from {{ relation }}
+                group by 1, 2, 3
+            ) as by_version
             group by 1, 2
         ) as by_raw_batch
         group by 1
