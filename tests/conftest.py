@@ -186,10 +186,12 @@ def state_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProj
 
 @pytest.fixture
 def state(state_database: DbtProject) -> DbtProject:
-    """The state database with its queue, cache, calls, answers, run log and decisions emptied."""
+    """The state database with its queue, cache, calls, answers, run log, decisions, retired entries
+    and temporary ids emptied: a test's own state, without a database and a dbt parse apiece."""
     state_database.query(
         "truncate enrichment.enrichment_requests, enrichment.company_name_index, enrichment.eqc_calls, "
-        "enrichment.eqc_responses, enrichment.run_log, enrichment.review_decisions"
+        "enrichment.eqc_responses, enrichment.run_log, enrichment.review_decisions, "
+        "enrichment.retired_cache_entries, enrichment.temporary_ids"
     )
     return state_database
 

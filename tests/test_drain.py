@@ -31,12 +31,6 @@ def names_with(presence: str, count: int) -> list[str]:
     return [normalize_company_name(c.name) for c in COMPANIES if c.registry_presence == presence][:count]
 
 
-@pytest.fixture
-def state(dbt_project: DbtProject) -> DbtProject:
-    dbt_project.run("run-operation", "setup_enrichment_state")
-    return dbt_project
-
-
 def statuses(project: DbtProject) -> dict[str, str]:
     return dict(project.query("select normalized_name, status from enrichment.enrichment_requests"))
 

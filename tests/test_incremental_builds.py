@@ -85,7 +85,9 @@ def build_and_compare_with_full_refresh(
     mart compared. Equal rows already make the incremental marts pass what the full refresh passes
     (test_warehouse runs every dbt test on full builds), so only the issue's sequence and the
     killed build run the dbt tests again. dbt_args go to both builds (e.g. --vars)."""
-    with database_copy(project.database) as copy:
+    # The copy's name and dbt folder stay the same from one compare to the next, so that dbt parses
+    # the project once per module rather than at every compare (2.5 s each).
+    with database_copy(project.database, name=f"{project.database}_refresh") as copy:
         # run (+ test): a build without `dbt seed`, which would put the seeds back as the CSVs say
         # (a test changes an override in the seed table itself).
         project.run("run", *dbt_args)
@@ -151,11 +153,14 @@ def three_months_built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dbt
 
 
 @pytest.fixture
-def built(three_months_built: DbtProject, tmp_path: Path) -> Iterator[DbtProject]:
-    """A test's own copy of three_months_built: a copy takes about a second, the builds ten."""
-    with kept_database(f"wdh_test_{secrets.token_hex(4)}", template=three_months_built.database) as name:
+def built(three_months_built: DbtProject) -> Iterator[DbtProject]:
+    """A test's own copy of three_months_built: a copy takes about a second, the builds ten. Every
+    test's copy has the same name and dbt folder, so that dbt parses the project once per module,
+    not once per test (it parses again whenever the database's name changes)."""
+    name = f"{three_months_built.database}_test"
+    with kept_database(name, template=three_months_built.database):
         with environment(PGDATABASE=name):
-            yield DbtProject(name, tmp_path / "dbt")
+            yield DbtProject(name, three_months_built.work_dir / "test-copies")
 
 
 def drain_all(sandbox: SandboxServer, project: DbtProject) -> None:

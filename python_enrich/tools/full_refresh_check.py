@@ -91,9 +91,11 @@ def differing_rows(database: str, other: str, model: str) -> int:
 
 
 @contextlib.contextmanager
-def database_copy(database: str) -> Iterator[str]:
-    """The name of a copy of the database as it stands now, dropped after the block."""
-    name = f"{database[:40]}_copy_{secrets.token_hex(3)}"
+def database_copy(database: str, name: str | None = None) -> Iterator[str]:
+    """The name of a copy of the database as it stands now, dropped after the block. A caller that
+    copies the same database again and again can give the copy one name (a copy left by a killed
+    run is dropped first): dbt parses a project again whenever the database's name changes."""
+    name = name or f"{database[:40]}_copy_{secrets.token_hex(3)}"
     admin = psycopg2.connect(dbname="postgres")
     admin.autocommit = True
     try:
@@ -103,6 +105,7 @@ def database_copy(database: str) -> Iterator[str]:
                 "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
                 (database,),
             )
+            cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
             create = sql.SQL("create database {} template {}")
             cur.execute(create.format(sql.Identifier(name), sql.Identifier(database)))
         yield name
