@@ -87,7 +87,7 @@
 {% endmacro %}
 
 {% macro _cache_row_version(entry) %}
-  {{- return('cast(cast(' ~ entry ~ '.xmin as text) as bigint)') -}}
+  {{- return(transaction_as_number(entry ~ '.xmin')) -}}
 {% endmacro %}
 
 {% macro _cache_entries_now() %}
