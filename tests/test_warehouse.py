@@ -26,6 +26,30 @@ def test_every_row_follows_the_resolution_order(built_warehouse: DbtProject) -> 
     assert not any(tier.startswith("cache_") for tier in tiers)
 
 
+def test_resolution_statistics_count_what_the_marts_hold(built_warehouse: DbtProject) -> None:
+    """Each tier's figures in resolution_statistics equal a count of the marts' own rows: rows,
+    distinct names (the name the row was resolved by) and rows with a real company id."""
+    expected = {}
+    for domain in DOMAINS:
+        for source, rows, names, real in built_warehouse.query(
+            f"select company_id_source, count(*), count(distinct resolution_name_normalized), "
+            f"count(*) filter (where company_id is not null and not is_temporary_id) "
+            f"from marts.{domain} group by 1"
+        ):
+            expected[(domain, source)] = (rows, names, real)
+    reported = {
+        (domain, source): (rows, names, real)
+        for domain, source, rows, names, real in built_warehouse.query(
+            "select domain_name, company_id_source, row_count, distinct_names, real_id_rows "
+            "from marts.resolution_statistics"
+        )
+    }
+    wrong = sorted(key for key in expected.keys() | reported.keys() if expected.get(key) != reported.get(key))
+    print(f"resolution_statistics: {len(reported)} tiers reported, {len(expected)} counted, wrong {len(wrong)}")
+    assert len(expected) >= 8
+    assert [(key, reported.get(key), expected.get(key)) for key in wrong] == []
+
+
 def test_queue_holds_each_unresolved_name_once(built_warehouse: DbtProject) -> None:
     unresolved = dict(built_warehouse.query("select normalized_name, temporary_id from marts.unresolved_names"))
     queued = built_warehouse.query(

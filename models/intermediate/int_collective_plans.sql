@@ -11,7 +11,8 @@ final as (
 
     select distinct plan_code
     from performance
-    where plan_code is not null and plan_type = '{{ var("collective_plan_type") }}'
+    -- An incremental build of staging indexes these rows (index_for_incremental_reads).
+    where plan_code is not null and {{ is_collective_plan() }}
 
 )
 

@@ -43,7 +43,7 @@ source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
 
     from {{ raw_table }}
     -- Incremental: only the rows of batches not parsed yet (or replaced since), see macros/incremental_builds.sql.
-    where {{ batch_is_unbuilt(raw_batch_id(raw_table)) }}
+    where {{ raw_batch_is_unbuilt(raw_table) }}
 
 ),
 

@@ -12,7 +12,7 @@
         "{{ forget_changed_batches(source('annuity', 'annuity_performance'), raw_batch_id(source('annuity', 'annuity_performance')), raw_row_version(), upstream_record=raw_batch_record(source('annuity', 'annuity_performance'))) }}",
         "{{ forget_changed_rows() }}",
     ],
-    post_hook=["{{ record_held_batches() }}", "{{ index_for_incremental_reads() }}"],
+    post_hook=["{{ record_held_batches() }}", "{{ index_for_incremental_reads(collective_plans=true) }}"],
 ) }}
 {%- set raw_table = source('annuity', 'annuity_performance') -%}
 {%- set parsed_amounts %}
@@ -53,7 +53,7 @@ source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
 
     from {{ raw_table }}
     -- Incremental: only the rows of batches not parsed yet (or replaced since), see macros/incremental_builds.sql.
-    where {{ batch_is_unbuilt(raw_batch_id(raw_table)) }}
+    where {{ raw_batch_is_unbuilt(raw_table) }}
 
 ),
 
