@@ -120,6 +120,13 @@ def fresh_database(prefix: str = "wdh_test") -> contextlib.AbstractContextManage
     return temporary_database(prefix)
 
 
+# dbt's unit tests check the models' SQL on rows given in the YAML, whatever the warehouse holds: the
+# built warehouse's template runs them (once per worker, every dbt test with them) and other builds
+# leave them out, as dbt advises for production (about 2 s of every build here).
+UNIT_TESTS_SKIPPED = {"build", "test"}
+ARTIFACTS_SKIPPED = {"build", "run", "test", "seed"}
+
+
 @dataclass
 class DbtProject:
     """dbt invoked in-process against one test database, artifacts kept in a temporary folder."""
@@ -128,6 +135,10 @@ class DbtProject:
     work_dir: Path
     messages: list[str] = field(default_factory=list)
     salt: str = ""  # the WDH_ALIAS_SALT its builds used
+    # Whether dbt writes its JSON artifacts (manifest.json twice per call, run_results.json): only
+    # for a project whose files a test reads (the built warehouse: the salt's secrecy, the docs).
+    artifacts: bool = False
+    unit_tests: bool = False  # whether its builds and tests run dbt's unit tests (UNIT_TESTS_SKIPPED)
 
     @property
     def target_dir(self) -> Path:
@@ -144,6 +155,10 @@ class DbtProject:
             self.messages.append(event.info.msg)  # type: ignore[attr-defined]
 
         full_args = [*args, "--target-path", str(self.target_dir), "--log-path", str(self.log_dir)]
+        if args[0] in UNIT_TESTS_SKIPPED and not self.unit_tests:
+            full_args += ["--exclude-resource-type", "unit_test"]
+        if args[0] in ARTIFACTS_SKIPPED and not self.artifacts:
+            full_args.append("--no-write-json")
         with self.selected(), run_dbt.salted_environment():
             result = dbtRunner(callbacks=[collect]).invoke(run_dbt.dbt_arguments(full_args))
         if expect_success:
@@ -231,7 +246,7 @@ def built_warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     xdist worker): the database that every module's built_warehouse copies."""
     salt = f"pytest-salt-{secrets.token_hex(8)}"
     with kept_database(f"wdh_template_{secrets.token_hex(4)}") as name:
-        project = DbtProject(name, tmp_path_factory.mktemp("dbt-template"), salt=salt)
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt-template"), salt=salt, artifacts=True, unit_tests=True)
         with environment(WDH_ALIAS_SALT=salt, PGDATABASE=name):
             sample.generate(4000, seed=7)
             project.run("seed")
@@ -248,7 +263,7 @@ def built_warehouse(
     that changes its copy changes nothing for the others."""
     template = built_warehouse_template
     with kept_database(f"wdh_test_{secrets.token_hex(4)}", template=template.database) as name:
-        project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=template.salt)
+        project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=template.salt, artifacts=True)
         # What the build wrote and said comes along, so that a module checking them (the salt's
         # secrecy) checks the build's own target/, logs/ and messages.
         shutil.copytree(template.work_dir, project.work_dir, dirs_exist_ok=True)

@@ -45,7 +45,7 @@ def limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
         project = DbtProject(name, tmp_path_factory.mktemp("dbt"), salt=salt)
         sample.generate(600, seed=11)
         project.run("seed")
-        project.run("build")  # creates the state; the crafted rows and entries come after
+        project.run("run")  # creates the state; the crafted rows and entries come after (then a build)
         rows = [("202501", "PL001", AT_THRESHOLD, "", "100"), ("202501", "PL001", BELOW_THRESHOLD, "", "100")]
         rows += [("202501", "PL002", PRIORITY_NAME, "", "2,500,000.00")] * 3
         rows += [("2025-01", "PL003", code_name(i), code, "1") for i, code in enumerate(CODES)]

@@ -24,7 +24,7 @@ def test_report_charts_render_and_match_the_database(built_warehouse: DbtProject
     with SandboxServer(SandboxConfig(companies=4000 // 12, seed=7)) as sandbox:  # the fixture's sample size
         options = DrainOptions(budget=10, concurrency=2, rate_limit=(600, 60.0), base_url=sandbox.url, progress="none")
         assert Drain(options, sandbox.issue_token()).run().lookups == 10
-    built_warehouse.run("build")
+    built_warehouse.run("run")
     out = tmp_path / "report.html"
     with built_warehouse.selected():
         assert report.main(["--out", str(out)]) == 0

@@ -47,7 +47,7 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DbtProj
         project = DbtProject(name, tmp_path_factory.mktemp("dbt"))
         sample.generate(ROWS, seed=SEED)
         project.run("seed")
-        project.run("build")
+        project.run("run")  # the state to drain; dbt's tests run on the build after the drain
         with project.selected():
             drain_all(sandbox)
         project.run("build")
@@ -115,7 +115,7 @@ def test_the_page_decides_and_the_next_build_and_drain_respect_it(reviewed) -> N
     assert {(c, t) for c, _, t in rows_of(project, rejected.normalized_name)} == {(rejected.temp_id, True)}
     assert rows_of(project, nobody.normalized_name) == {(None, "name_override", False)}
     # Decisions are state, not models: a full refresh changes nothing.
-    project.run("build", "--full-refresh")
+    project.run("run", "--full-refresh")
     assert rows_of(project, accepted.normalized_name) == {(chosen, "cache_customer_name", False)}
     assert rows_of(project, nobody.normalized_name) == {(None, "name_override", False)}
 
@@ -127,7 +127,7 @@ def test_the_page_decides_and_the_next_build_and_drain_respect_it(reviewed) -> N
     project.query(
         "update enrichment.enrichment_requests set next_attempt_at = now() - interval '1 second' "
         "where normalized_name = %s", (rejected.normalized_name,))  # fmt: skip
-    project.run("build")  # the retry time has passed: queued again
+    project.run("run")  # the retry time has passed: queued again
     assert project.query(
         "select count(*) from enrichment.enrichment_requests where normalized_name = %s and status = 'pending'",
         (rejected.normalized_name,),
@@ -141,7 +141,7 @@ def test_the_page_decides_and_the_next_build_and_drain_respect_it(reviewed) -> N
     assert not project.query(
         "select 1 from enrichment.company_name_index where lookup_key = %s", (rejected.normalized_name,)
     )
-    project.run("build")
+    project.run("run")
     assert {t for *_, t in rows_of(project, rejected.normalized_name)} == {True}
 
 

@@ -26,6 +26,16 @@ def test_every_row_follows_the_resolution_order(built_warehouse: DbtProject) -> 
     assert not any(tier.startswith("cache_") for tier in tiers)
 
 
+def test_the_built_warehouse_ran_every_unit_test(built_warehouse: DbtProject) -> None:
+    """The template's build is where dbt's unit tests run (every other build of the suite leaves
+    them out): each one the project defines passed there."""
+    found = [m for m in built_warehouse.messages if m.startswith("Found ") and "unit tests" in m]
+    defined = int(found[0].split(" unit tests")[0].rsplit(" ", 1)[-1])
+    passed = [m for m in built_warehouse.messages if " PASS " in m and "::" in m]
+    print(f"unit tests defined {defined}, passed in the built warehouse's build {len(passed)}")
+    assert defined >= 7 and len(passed) == defined
+
+
 def test_resolution_statistics_count_what_the_marts_hold(built_warehouse: DbtProject) -> None:
     """Each tier's figures in resolution_statistics equal a count of the marts' own rows: rows,
     distinct names (the name the row was resolved by) and rows with a real company id."""
@@ -178,7 +188,7 @@ def test_backflow_raises_a_weaker_entry_of_the_same_company_and_rewrites_nothing
     ]
     assert raised[0][4] > before[0][4] and raised[1][4] == before[1][4]
     cache_before = built_warehouse.query("select count(*), max(updated_at) from enrichment.company_name_index")
-    built_warehouse.run("build")
+    built_warehouse.run("run")
     assert entries() == raised
     assert built_warehouse.query("select count(*), max(updated_at) from enrichment.company_name_index") == cache_before
 
