@@ -70,22 +70,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if uses_dbt(item):
             item.add_marker(pytest.mark.slow)
-    # xdist hands whole files to the workers in the items' order (--dist loadfile): longest first,
-    # so that the files starting last are short and neither worker idles while the other finishes a
-    # long one (alphabetical order started test_warehouse, 3 minutes, last). A stable sort: a file's
-    # own tests keep their order.
-    items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))
-
-
-# Seconds of tests in the heaviest files (pytest --durations=0, 2 workers, this machine on a slow
-# day), for the order above only: a file missing here runs after them, a stale figure only balances
-# the two workers less well.
-FILE_SECONDS = {
-    "test_incremental_builds.py": 312, "test_salt_secrecy.py": 207, "test_warehouse.py": 202,
-    "test_review.py": 152, "test_orchestration.py": 122, "test_blank_names_and_inherited_cache.py": 92,
-    "test_backflow_provenance.py": 71, "test_decisions_at_their_limits.py": 69, "test_raw_parsing.py": 54,
-    "test_bad_local_input.py": 52, "test_report_and_export.py": 48, "test_hostile_registry.py": 41,
-}  # fmt: skip
 
 
 def run_lock_file() -> Path | None:
