@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
 from python_enrich import drain
 from python_enrich.eqc.client import EQCClient, RequestFailed, TransientError
+from python_enrich.request_queue import SharedRateLimit
 from tests.conftest import DbtProject, enqueue
 from tests.hostile_registry import Answer, HostileRegistry, json_answer, raw_answer
 
@@ -134,6 +136,32 @@ def test_only_errors_exit_non_zero_and_close_the_run_as_error(
     assert err.strip().splitlines()[-1].startswith("error: no lookup succeeded (2 given back, 1 failed)")
     status, details = state.query("select status, details from enrichment.run_log")[0]
     assert status == "error" and details["error"].startswith("no lookup succeeded")
+    assert requests_by_name(state)[BAD][:2] == ("failed", 3)
+
+
+def test_a_worker_slow_to_find_nothing_does_not_end_the_run_early(
+    state: DbtProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A loaded machine, made certain: the three idle workers take 0.3 s to report that nothing
+    is due, holding their share of the budget meanwhile, while the busy worker gives the bad name
+    back at once.  The budget of 3 still pays for its 3 attempts (the CI flake of stop 38: the
+    busy worker found the budget all reserved, stopped, and the run ended after 2)."""
+    real_acquire_with_claim = SharedRateLimit.acquire_with_claim
+
+    def slow_to_find_nothing(self: SharedRateLimit, queue: Any, should_stop: Any) -> Any:
+        claim = real_acquire_with_claim(self, queue, should_stop)
+        if claim is None:
+            time.sleep(0.3)
+        return claim
+
+    monkeypatch.setattr(SharedRateLimit, "acquire_with_claim", slow_to_find_nothing)
+    enqueue(state, [BAD])
+    with HostileRegistry(TOKEN) as registry:
+        registry.answers[BAD] = json_answer({"data": {"list": []}})
+        code = run(monkeypatch, registry, "--budget", "3", "--max-attempts", "3", "--concurrency", "4")
+        assert registry.searches(BAD) == 3
+    assert code == drain.EXIT_FAILED
+    assert "(2 given back, 1 failed)" in capsys.readouterr().err
     assert requests_by_name(state)[BAD][:2] == ("failed", 3)
 
 

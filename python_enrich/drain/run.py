@@ -55,23 +55,33 @@ class Drain:
         self.owner = f"drain-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.run_id: int | None = None
         self.started = time.monotonic()
-        self._budget_lock = threading.Lock()
-        self._budget_taken = 0
+        # Budget: lookups spent, and shares held by workers still claiming (spent or handed back).
+        self._budget = threading.Condition()
+        self._budget_spent = 0
+        self._budget_held = 0
         self.queue_total = 0
         self.rechecks_due = 0  # unverified cache entries, re-checked after the waiting names
         self.lookup = Lookup(options, self.stats, self.stop)
 
     # -- the run -----------------------------------------------------------------------------
     def _take_budget(self) -> bool:
-        with self._budget_lock:
-            if self._budget_taken >= self.options.budget:
-                return False
-            self._budget_taken += 1
+        """Hold a share of the budget for one claim.  While other workers hold shares they may hand
+        back (nothing was due for them), wait for them rather than stop: a worker slow to find
+        nothing must not end the run while a name given back is due again."""
+        with self._budget:
+            while self._budget_spent + self._budget_held >= self.options.budget:
+                if self._budget_held == 0 or self.stop.is_set():
+                    return False
+                self._budget.wait(0.5)
+            self._budget_held += 1
             return True
 
-    def _return_budget(self) -> None:
-        with self._budget_lock:
-            self._budget_taken -= 1
+    def _settle_budget(self, spent: bool) -> None:
+        """The held share was spent on a claim, or handed back because nothing was due."""
+        with self._budget:
+            self._budget_held -= 1
+            self._budget_spent += spent
+            self._budget.notify_all()
 
     def _worker(self, conn: Any) -> None:
         try:
@@ -90,17 +100,21 @@ class Drain:
             client = EQCClient(self.token or "", self.options.base_url, self.options.timeout_s, throttle=throttle)
             rechecks = RecheckQueue(conn, self.owner, self.options.lease_s, self.run_id)
             while not self.stop.is_set() and self._take_budget():
-                claim = limiter.acquire_with_claim(queue, self.stop.is_set)
-                if claim is None:  # no name waits: re-check an unverified cache entry
-                    entry = limiter.acquire_with_claim(rechecks, self.stop.is_set)
-                    if entry is None:
-                        self._return_budget()
-                        break
+                claim = entry = None
+                try:
+                    claim = limiter.acquire_with_claim(queue, self.stop.is_set)
+                    if claim is None:  # no name waits: re-check an unverified cache entry
+                        entry = limiter.acquire_with_claim(rechecks, self.stop.is_set)
+                finally:
+                    self._settle_budget(spent=claim is not None or entry is not None)
+                if claim is not None:
+                    prepaid.set()  # the claim's first request uses the slot just taken
+                    self.lookup.lookup_safely(claim, queue, client)
+                elif entry is not None:
                     prepaid.set()
                     self.lookup.recheck_safely(entry, rechecks, queue, client)
-                    continue
-                prepaid.set()  # the claim's first request uses the slot just taken
-                self.lookup.lookup_safely(claim, queue, client)
+                else:
+                    break
             client.close()
         except Exception as error:
             self.stop.set()
