@@ -1,6 +1,6 @@
 {#
-  Generic data tests that state the rules of ids and scores. NULL passes (not_null says whether a
-  column may be NULL).
+  Generic data tests that state the rules of ids and scores. NULL passes (not_null_columns and
+  not_null say whether a column may be NULL).
 #}
 
 {#- A company id: digits of sane length, not all zeros ('0', '000' are placeholders, never a
@@ -23,4 +23,25 @@
     select {{ column_name }}
     from {{ model }}
     where {{ column_name }} is not null and not ({{ column_name }} between {{ min_value }} and {{ max_value }})
+{% endtest %}
+
+{#- Every listed column is non-NULL. One test per model for all its columns: a scan of the table
+    once, and one dbt node, where a not_null test per column scanned it once per column and cost
+    dbt a node each (122 such tests were a third of a build's test time). Each failing row names a
+    column and how many rows hold NULL there. -#}
+{% test not_null_columns(model, columns) %}
+    select nulls.column_name, nulls.null_rows
+    from (
+        select
+            {%- for column in columns %}
+            count(*) filter (where {{ column }} is null) as {{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    ) as counted
+    cross join lateral (values
+        {%- for column in columns %}
+        ('{{ column }}', counted.{{ column }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as nulls (column_name, null_rows)
+    where nulls.null_rows > 0
 {% endtest %}

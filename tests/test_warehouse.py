@@ -85,6 +85,34 @@ def test_state_constraints_reject_bad_rows(built_warehouse: DbtProject) -> None:
             built_warehouse.query(sql)
 
 
+def test_not_null_columns_names_each_column_holding_null(built_warehouse: DbtProject) -> None:
+    """One not_null_columns test checks all of a model's listed columns: made NULL in one row, two
+    of them fail it, each named with its count; restored, it passes."""
+    name, temporary_id, row_count = built_warehouse.query(
+        "select normalized_name, temporary_id, row_count from marts.unresolved_names order by 1 limit 1"
+    )[0]
+    select = ("--select", "unresolved_names,test_name:not_null_columns")
+    try:
+        built_warehouse.query(
+            "update marts.unresolved_names set temporary_id = null, row_count = null where normalized_name = %s",
+            (name,),
+        )
+        built_warehouse.messages.clear()
+        result = built_warehouse.run("test", *select, expect_success=False)
+        assert not result.success
+        failures = [m for m in built_warehouse.messages if "Got 2 results" in m]
+        (test,) = [r.node for r in result.result.results if r.node.resource_type == "test"]
+        found = built_warehouse.query(test.compiled_code + " order by 1")
+        print(f"columns made NULL 2, named by the test {len(found)}: {found}; dbt said {failures}")
+        assert found == [("row_count", 1), ("temporary_id", 1)] and failures
+    finally:
+        built_warehouse.query(
+            "update marts.unresolved_names set temporary_id = %s, row_count = %s where normalized_name = %s",
+            (temporary_id, row_count, name),
+        )
+    assert built_warehouse.run("test", *select).success
+
+
 def _state_snapshot(project: DbtProject) -> dict[str, list[tuple[object, ...]]]:
     return {
         "cache": project.query(
