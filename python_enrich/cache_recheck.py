@@ -32,12 +32,13 @@ CONFIRMED, CONTRADICTED, UNSETTLED = "confirmed", "contradicted", "unsettled"
 # Key types whose key names a company (plan_code entries cannot be checked by name).
 CHECKABLE_KEY_TYPES = ("customer_name", "former_name", "plan_customer")
 
-# An entry is due for a re-check while unverified, not leased, and not waiting after an unsettled one.
+# An entry is due for a re-check while unverified, not leased, and not waiting after an unsettled one
+# (statement_timestamp(), as request_queue.DUE_CONDITION says why).
 DUE_RECHECK_CONDITION = f"""
     not is_verified
     and key_type in {CHECKABLE_KEY_TYPES!r}
-    and (recheck_next_at is null or recheck_next_at <= now())
-    and (recheck_lease_expires_at is null or recheck_lease_expires_at < now())
+    and (recheck_next_at is null or recheck_next_at <= statement_timestamp())
+    and (recheck_lease_expires_at is null or recheck_lease_expires_at < statement_timestamp())
 """
 
 
@@ -114,7 +115,8 @@ with due as (
     for update skip locked
 )
 update {SCHEMA}.company_name_index as cache
-set recheck_lease_owner = %(owner)s, recheck_lease_expires_at = now() + %(lease_s)s * interval '1 second'
+set recheck_lease_owner = %(owner)s,
+    recheck_lease_expires_at = statement_timestamp() + %(lease_s)s * interval '1 second'
 from due
 where cache.key_type = due.key_type and cache.lookup_key = due.lookup_key
 returning cache.key_type, cache.lookup_key, cache.company_id

@@ -30,9 +30,12 @@ class Claim:
     attempts: int
 
 
+# statement_timestamp(), not now(): a claim runs in the rate limit's transaction, which began before
+# it waited for the limit's lock; now() is when it began, so a request given back meanwhile would not
+# look due yet (a drain's last worker could stop with it waiting) and a lease would start in the past.
 DUE_CONDITION = """
-    (status = 'pending' and next_attempt_at <= now())
-    or (status = 'in_progress' and lease_expires_at < now())
+    (status = 'pending' and next_attempt_at <= statement_timestamp())
+    or (status = 'in_progress' and lease_expires_at < statement_timestamp())
 """
 
 CLAIM_SQL = f"""
@@ -46,7 +49,7 @@ with due as (
 )
 update {SCHEMA}.enrichment_requests as request
 set status = 'in_progress', attempts = request.attempts + 1, lease_owner = %(owner)s,
-    lease_expires_at = now() + %(lease_s)s * interval '1 second', updated_at = now()
+    lease_expires_at = statement_timestamp() + %(lease_s)s * interval '1 second', updated_at = now()
 from due
 where request.request_id = due.request_id
 returning request.request_id, request.normalized_name, request.raw_name_example, request.attempts,

@@ -6,6 +6,7 @@ stored salt stores only the configured WDH_ALIAS_SALT."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import psycopg2
 import pytest
 
 from python_enrich import drain, run_dbt
+from python_enrich.cache_recheck import RecheckQueue
 from python_enrich.db import libpq_options_with_salt
 from python_enrich.envvars import environment
-from python_enrich.request_queue import RequestQueue
+from python_enrich.request_queue import RequestQueue, SharedRateLimit
 from python_enrich.review import state as review
 from tests.conftest import DbtProject, enqueue, fresh_database
 from tests.hostile_registry import HostileRegistry, json_answer
@@ -84,6 +86,35 @@ def test_an_outcome_is_written_only_by_the_drain_that_holds_the_lease(
         other.close()
     row = state.query("select status, lease_owner, resolved_company_id, attempts from enrichment.enrichment_requests")
     assert row == [("done", None, "700000002", 2)]
+
+
+def test_a_claim_sees_what_fell_due_while_it_waited_for_the_rate_limit(
+    state: DbtProject, conn: psycopg2.extensions.connection
+) -> None:
+    """A claim runs in the rate limit's transaction, which began before it waited for the limit's
+    lock: a request given back meanwhile (due at once) and a re-check that fell due meanwhile are
+    claimed, and their leases run from the claim, not from the transaction's start."""
+    enqueue(state, ["等待期间交回有限公司"])
+    state.query(
+        "insert into enrichment.company_name_index (key_type, lookup_key, company_id, confidence, source) "
+        "values ('customer_name', '等待期间到期有限公司', '700000001', 0.9, 'legacy_import')"
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (SharedRateLimit.LOCK_KEY,))  # as each claim begins
+        time.sleep(1.0)  # the wait for the limit
+        state.query("update enrichment.enrichment_requests set next_attempt_at = clock_timestamp()")
+        state.query("update enrichment.company_name_index set recheck_next_at = clock_timestamp()")
+        request = RequestQueue(conn, "drain-a", 300.0).claim_in(cur)
+        entry = RecheckQueue(conn, "drain-a", 300.0).claim_in(cur)
+        cur.execute(
+            "select extract(epoch from r.lease_expires_at - clock_timestamp()), "
+            "extract(epoch from c.recheck_lease_expires_at - clock_timestamp()) "
+            "from enrichment.enrichment_requests as r, enrichment.company_name_index as c"
+        )
+        leases = [float(s) for s in cur.fetchone()]
+    print(f"claimed after the wait: request {request is not None}, re-check {entry is not None}; leases {leases} s")
+    assert request is not None and entry is not None
+    assert all(299.0 < lease <= 300.0 for lease in leases)
 
 
 def waiting_for_review(state: DbtProject, name: str, company_ids: list[str]) -> None:
