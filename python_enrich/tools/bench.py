@@ -152,7 +152,7 @@ def bench_warehouse(rows: int, server: Server) -> dict[str, Any]:
         "run_wall_s": round(wall, 2),
         "rows_per_s": round(rows / model_s) if model_s else None,
         "server_peak_mb": memory.peak_mb(),
-        "slowest_models": _slowest_models(result),
+        "slowest_models": _slowest_nodes(result),
     }
 
 
@@ -162,8 +162,8 @@ def _model_seconds(result: Any) -> float:
     )
 
 
-def _slowest_models(result: Any, count: int = 6) -> dict[str, float]:
-    """Where a build's time went: the slowest models and their seconds."""
+def _slowest_nodes(result: Any, count: int = 6) -> dict[str, float]:
+    """Where a dbt call's time went: its slowest nodes (models, or a test run's tests) and their seconds."""
     timed = sorted(result.result.results, key=lambda r: -r.execution_time)[:count]
     return {r.node.name: round(r.execution_time, 2) for r in timed}
 
@@ -201,7 +201,7 @@ def bench_incremental(history_rows: int, month_rows: int, server: Server) -> dic
                 month_run = _dbt("run")
             month_wall = time.perf_counter() - started
             started = time.perf_counter()
-            _dbt("test")
+            month_tests = _dbt("test")
             month_tests_wall = time.perf_counter() - started
             with environment(PGDATABASE=copy):
                 _dbt("run", "--full-refresh")
@@ -215,7 +215,8 @@ def bench_incremental(history_rows: int, month_rows: int, server: Server) -> dic
         "month_build_s": round(month_wall, 2),
         "month_model_s": round(_model_seconds(month_run), 2),
         "month_tests_s": round(month_tests_wall, 2),
-        "month_slowest_models": _slowest_models(month_run),
+        "month_slowest_models": _slowest_nodes(month_run),
+        "month_slowest_tests": _slowest_nodes(month_tests),
         "identical_to_full_refresh": incremental == refreshed,
         "rows_differing_from_full_refresh": sum(differing.values()),
         "server_peak_mb": memory.peak_mb(),
