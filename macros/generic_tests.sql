@@ -3,19 +3,29 @@
   not_null say whether a column may be NULL).
 #}
 
-{#- A company id: digits of sane length, not all zeros ('0', '000' are placeholders, never a
-    company); with allow_temporary, a temporary id (IN + 16 Base32 characters) too. -#}
+{#- A company id: 1 to 20 ASCII digits, not all zeros ('0', '000' are placeholders, never a
+    company); with allow_temporary, a temporary id (IN + 16 Base32 characters) too. The digits are
+    tested with string functions, not regular expressions: on a mart of 1,000,000 rows the test
+    took 1.2–1.3 s with three expressions a row, 0.55–0.6 s so. -#}
 {% test is_company_id(model, column_name, allow_temporary=false) %}
+    {%- set digits_id -%}
+        (length({{ column_name }}) <= 20
+            and btrim({{ column_name }}, '0123456789') = ''
+            and ltrim({{ column_name }}, '0') <> '')
+    {%- endset %}
     select {{ column_name }}
     from {{ model }}
     where
         {{ column_name }} is not null
-        and not (
-            ({{ column_name }} ~ '^[0-9]{1,20}$' and {{ column_name }} !~ '^0+$')
-            {%- if allow_temporary %}
-            or {{ column_name }} ~ '^IN[A-Z2-7]{16}$'
-            {%- endif %}
+        and not
+        {%- if allow_temporary %} (
+            case
+                when starts_with({{ column_name }}, 'IN') then {{ column_name }} ~ '^IN[A-Z2-7]{16}$'
+                else {{ digits_id }}
+            end
         )
+        {%- else %} {{ digits_id }}
+        {%- endif %}
 {% endtest %}
 
 {#- A number within [min_value, max_value], e.g. a confidence in 0..1. -#}

@@ -183,14 +183,20 @@
     - by the md5 of each way resolution looks a key up (plan, name, plan|name), through which a
       build finds the keys a changed input may answer (_keys_answered_by_changed_inputs);
     - keys tables only (by_transaction=true): by the resolving transaction, through which a mart
-      reads the keys resolved since its last build (changed_answer_keys). -#}
-{% macro index_keys_for_incremental_reads(by_transaction=true) %}
+      reads the keys resolved since its last build (changed_answer_keys);
+    - backflow only (backflow_conflicts=true): its few conflicting keys, which the view
+      marts.backflow_conflicts lists. -#}
+{% macro index_keys_for_incremental_reads(by_transaction=true, backflow_conflicts=false) %}
   {%- if is_incremental() -%}
     create index if not exists {{ this.identifier }}__by_plan on {{ this }} (md5(plan_key));
     create index if not exists {{ this.identifier }}__by_name on {{ this }} (md5(normalized_name));
     create index if not exists {{ this.identifier }}__by_plan_and_name on {{ this }} (md5(plan_key || '|' || normalized_name))
     {%- if by_transaction %};
     create index if not exists {{ this.identifier }}__by_transaction on {{ this }} (resolved_in_transaction)
+    {%- endif %}
+    {%- if backflow_conflicts %};
+    create index if not exists {{ this.identifier }}__conflicts on {{ this }} (key_type, lookup_key)
+        where {{ is_backflow_conflict() }}
     {%- endif %}
   {%- else -%}
     select 'full build: no index yet' as index_keys_for_incremental_reads

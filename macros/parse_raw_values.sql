@@ -171,22 +171,44 @@
 {#
   A raw column when the relation has it, else a typed NULL: lets staging read the loader's optional
   columns (机构名称, 流失(含待遇支付), _row_key, _source_file) from tables users created themselves.
+  Each lookup is a catalog query, which costs dbt a macro context (about 20 ms of its Python, on
+  the critical path of a build): a caller asking about several columns passes raw_columns(relation)
+  as `columns`, looked up once.
 #}
-{% macro raw_column_or_null(relation, column) %}
-  {{- return(adapter.dispatch('raw_column_or_null', 'company_enrichment')(relation, column)) -}}
+{% macro raw_column_or_null(relation, column, columns=none) %}
+  {{- return(adapter.dispatch('raw_column_or_null', 'company_enrichment')(relation, column, columns)) -}}
 {% endmacro %}
 
-{% macro default__raw_column_or_null(relation, column) %}
+{% macro default__raw_column_or_null(relation, column, columns=none) %}
   {{- _postgres_only('raw_column_or_null') -}}
 {% endmacro %}
 
-{% macro postgres__raw_column_or_null(relation, column) %}
+{% macro postgres__raw_column_or_null(relation, column, columns=none) %}
   {{- _require_sql_expression('raw_column_or_null', column) -}}
   {%- if relation is string -%}
     {{ exceptions.raise_compiler_error("raw_column_or_null(relation, column): relation must be a source() or ref(), got a string") }}
   {%- endif -%}
-  {%- set present = execute and column in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list) -%}
+  {%- if columns is string or (columns is not none and columns is not iterable) -%}
+    {{ exceptions.raise_compiler_error("raw_column_or_null(relation, column, columns): columns must be a list of column names, as raw_columns(relation) gives") }}
+  {%- endif -%}
+  {%- set present = column in (raw_columns(relation) if columns is none else columns) -%}
   {{- adapter.quote(column) if present else 'cast(null as text)' -}}
+{%- endmacro %}
+
+{# The names of a raw table's columns ([] while dbt parses), for raw_column_or_null(columns=...). #}
+{% macro raw_columns(relation) %}
+  {{- return(adapter.dispatch('raw_columns', 'company_enrichment')(relation)) -}}
+{% endmacro %}
+
+{% macro default__raw_columns(relation) %}
+  {{- _postgres_only('raw_columns') -}}
+{% endmacro %}
+
+{% macro postgres__raw_columns(relation) %}
+  {%- if relation is string -%}
+    {{ exceptions.raise_compiler_error("raw_columns(relation): relation must be a source() or ref(), got a string") }}
+  {%- endif -%}
+  {{- return(adapter.get_columns_in_relation(relation) | map(attribute='name') | list if execute else []) -}}
 {%- endmacro %}
 
 {#

@@ -6,15 +6,18 @@ The month rules exist twice (the SQL macro, the loader's Python): both run on th
 from __future__ import annotations
 
 import random
+import re
 from datetime import date
 from decimal import Decimal
 
 import psycopg2
 import pytest
 
+from python_enrich.eqc.answers import is_company_id
 from python_enrich.load.cells import is_placeholder, parse_month
 from python_enrich.load.tables import PERFORMANCE
 from python_enrich.load.write import ensure_raw_table
+from python_enrich.temp_id import temp_id_for_normalized
 from tests.conftest import DbtProject
 
 D = date
@@ -78,6 +81,8 @@ def macro_sql(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             ("cell_problems('x')", "checks must be a non-empty list"),
             ("cell_problems([['a', 'b']])", "each check must be [raw column, parsed column, problem]"),
             ("raw_column_or_null('raw.t', 'x')", "relation must be a source() or ref()"),
+            ("raw_column_or_null(source('annuity', 'annuity_income'), 'x', 'x')", "columns must be a list"),
+            ("raw_columns('raw.t')", "relation must be a source() or ref()"),
         ):  # compile-time argument checks
             project.messages.clear()
             result = project.run("compile", "--inline", "select {{ " + bad_call + " }}", expect_success=False)
@@ -89,6 +94,14 @@ def macro_sql(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                 "select {{ parse_month('v') }}, {{ parse_amount('v') }}, {{ is_blank_or_placeholder('v') }} "
                 "from unnest(%(values)s::text[]) with ordinality as cells (v, n) order by n",
             ),
+            **{
+                f"is_company_id {allow}": compiled_sql(
+                    project,
+                    "{{ test_is_company_id(model='(select unnest(%(values)s::text[]) as v) as cells', "
+                    f"column_name='v', allow_temporary={allow}) }}}}",
+                )
+                for allow in ("true", "false")
+            },
         }
 
 
@@ -237,3 +250,31 @@ def test_derived_row_keys_are_stable_and_distinct_for_identical_rows(dbt_project
     dbt_project.run("run", "--select", "stg_annuity__income")
     assert dbt_project.query("select row_key from staging.stg_annuity__income order by 1") == first
     assert len(set(first)) == 3
+
+
+COMPANY_ID_CASES = [
+    "1", "123456789", "00012", "9" * 20, "0" * 19 + "1", temp_id_for_normalized("甲公司", "salt"),
+    # never an id
+    "0", "000", "", " 123", "123 ", "123\n", "12a", "-1", "+1", "1.0", "1e5", "9" * 21, "１２３", "١٢٣", "IN",
+    "IN" + "A" * 15, "IN" + "A" * 17, "in" + "a" * 16, "IN" + "0" * 16, "IN" + "A" * 15 + "1", "IN%", "IN_" + "A" * 15,
+    " IN" + "A" * 16, "N/A", "NULL", "#N/A", "\t",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("allow_temporary", [True, False])
+def test_the_is_company_id_test_keeps_the_python_rule(macro_sql: dict[str, str], allow_temporary: bool) -> None:
+    """dbt's is_company_id test fails exactly the values that are no company id by the rule the drain
+    checks registry answers with (and, with allow_temporary, no temporary id)."""
+    conn = psycopg2.connect(dbname=macro_sql["database"])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(macro_sql[f"is_company_id {str(allow_temporary).lower()}"], {"values": COMPANY_ID_CASES})
+            failed = {value for (value,) in cur.fetchall()}
+    finally:
+        conn.close()
+    temporary = {v for v in COMPANY_ID_CASES if re.fullmatch(r"IN[A-Z2-7]{16}", v)}
+    truth = {v for v in COMPANY_ID_CASES if not is_company_id(v) and not (allow_temporary and v in temporary)}
+    right = sum((v in failed) == (v in truth) for v in COMPANY_ID_CASES)
+    print(f"allow_temporary={allow_temporary}: {right} right, {len(COMPANY_ID_CASES) - right} wrong")
+    assert failed == truth
+    assert len(temporary) == 1 and len(truth) > 25  # the cases reach both kinds

@@ -17,7 +17,7 @@
         "set local parallel_tuple_cost = 0.001",
         "{{ scope_backflow_names([ref('stg_annuity__performance'), ref('stg_annuity__income')]) }}",
     ],
-    post_hook=["{{ record_held_batches() }}", "{{ record_company_keys_inputs() }}", "{{ record_backflow_changes() }}", "{{ index_keys_for_incremental_reads(by_transaction=false) }}"],
+    post_hook=["{{ record_held_batches() }}", "{{ record_company_keys_inputs() }}", "{{ record_backflow_changes() }}", "{{ index_keys_for_incremental_reads(by_transaction=false, backflow_conflicts=true) }}"],
 ) }}
 -- What real existing company codes could teach the cache: normalized name -> id and plan + name -> id.
 -- A key is learned only when nothing of higher precedence answers its rows differently: not an

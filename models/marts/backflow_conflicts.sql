@@ -1,3 +1,7 @@
+{#- A view: a listing people open now and then, read through backflow's partial index of its
+    conflicting keys (index_keys_for_incremental_reads), instead of a table every build rewrites
+    whole, which held up the performance keys on the critical path of each month's build. #}
+{{ config(materialized='view') }}
 -- Existing codes that disagree: with an override or a cache entry that answers the same name or
 -- plan + name (never learned, never changes resolution), or with each other. Both ids and the rows
 -- affected; is_learned says whether the dominant id was learned (only minority_ids_in_data).
@@ -25,7 +29,7 @@ final as (
 
     from backflow
 
-    where conflict_kind is not null
+    where {{ is_backflow_conflict() }}
 
 )
 

@@ -15,6 +15,7 @@
     post_hook=["{{ record_held_batches() }}", "{{ index_for_incremental_reads() }}"],
 ) }}
 {%- set raw_table = source('annuity', 'annuity_income') -%}
+{%- set raw_table_columns = raw_columns(raw_table) -%}
 {%- set parsed_amounts %}
     {{ parse_amount('收入金额') }} as income_amount
 {%- endset %}
@@ -35,9 +36,9 @@ source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
         公司代码,
         收入金额,
         业务类型,
-        {{ raw_column_or_null(raw_table, '机构名称') }} as 机构名称,
-        {{ raw_column_or_null(raw_table, '_source_file') }} as _source_file,
-        {{ raw_column_or_null(raw_table, '_row_key') }} as _row_key,
+        {{ raw_column_or_null(raw_table, '机构名称', raw_table_columns) }} as 机构名称,
+        {{ raw_column_or_null(raw_table, '_source_file', raw_table_columns) }} as _source_file,
+        {{ raw_column_or_null(raw_table, '_row_key', raw_table_columns) }} as _row_key,
         {{ raw_batch_id(raw_table) }} as _load_batch_id,
         {{ raw_row_version() }} as _raw_version
 
