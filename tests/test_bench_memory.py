@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg2
 
 from python_enrich.pgcluster import ensure_server
-from python_enrich.tools.bench import ServerMemorySampler
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None  # it ended meanwhile (an autovacuum worker, say)
+from python_enrich.tools.bench import ServerMemorySampler, parent_pid
 
 
 def test_the_memory_sampler_sees_the_servers_processes_and_a_peak() -> None:
@@ -30,5 +21,5 @@ def test_the_memory_sampler_sees_the_servers_processes_and_a_peak() -> None:
     print(f"server processes: {len(pids)}, peak {memory.peak_mb()} MB")
     assert memory.postmaster is not None and pids[0] == memory.postmaster
     assert backend in pids  # this connection's backend, a child of the postmaster
-    assert all(parent_of(pid) in (memory.postmaster, None) for pid in pids[1:])
+    assert all(parent_pid(pid) in (memory.postmaster, None) for pid in pids[1:])  # None: it ended meanwhile
     assert memory.peak_mb() is not None and memory.peak_mb() > 1  # sampled at least once, even so briefly

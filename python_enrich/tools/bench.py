@@ -46,6 +46,15 @@ RESOLUTION_MODEL_PREFIXES = ("model.company_enrichment.",)
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
+def parent_pid(pid: int) -> int | None:
+    """A process's parent, from /proc (None once it has ended). The command name in `stat` is in
+    parentheses and may hold spaces or parentheses itself: the fields after it are split."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
 class ServerMemorySampler:
     """Peak proportional memory (PSS) of the private cluster's processes.
 
@@ -82,8 +91,7 @@ class ServerMemorySampler:
                 with conn.cursor() as cur:
                     cur.execute("select pg_backend_pid()")
                     backend = int(cur.fetchone()[0])
-                stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
-                return int(stat[1])
+                return parent_pid(backend)
             finally:
                 conn.close()
         except (OSError, ValueError, psycopg2.Error):
@@ -99,15 +107,8 @@ class ServerMemorySampler:
             return [self.postmaster, *map(int, children.split())]
         except (OSError, ValueError):
             pass
-        pids = [self.postmaster]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.postmaster:
-                pids.append(int(stat.parent.name))
-        return pids
+        others = (int(process.name) for process in Path("/proc").glob("[0-9]*"))
+        return [self.postmaster, *(pid for pid in others if parent_pid(pid) == self.postmaster)]
 
     def _run(self) -> None:
         private_high, pss_read_at = -self.NEW_HIGH_BYTES, float("-inf")
