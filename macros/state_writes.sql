@@ -4,6 +4,16 @@
   cache entry, or a different company id, with a backflow guess.
 #}
 
+{#- The cache's and the queue's writes skip, in one hashed pass, what the table they write already
+    holds. On a table analyzed while empty (a fresh state, `analyze` or vacuumdb run before the
+    first build), the planner expects no rows there and scans it once per row written instead,
+    rescanning the rows the statement has inserted so far: the time grows with the square of the
+    rows (43,656 learned keys: 11.2 s instead of 0.33 s; about 146,000 on 1,000,000 rows:
+    minutes). Set for the rest of the model's transaction, where only its post-hooks follow. #}
+{% macro _hashed_anti_joins() -%}
+set local enable_nestloop = off;
+{%- endmacro %}
+
 {% macro upsert_backflow_into_cache(relation) %}
   {{- return(adapter.dispatch('upsert_backflow_into_cache', 'company_enrichment')(relation)) -}}
 {% endmacro %}
@@ -14,6 +24,7 @@
 
 {% macro postgres__upsert_backflow_into_cache(relation) %}
   {%- set s = enrichment_schema() -%}
+{{ _hashed_anti_joins() }}
 insert into {{ s }}.company_name_index as cache
     (key_type, lookup_key, company_id, match_type, confidence, source)
 select learned.key_type, learned.lookup_key, learned.company_id, 'existing_code', learned.confidence, 'backflow'
@@ -41,6 +52,7 @@ where cache.company_id = excluded.company_id and cache.confidence < excluded.con
 
 {% macro postgres__register_temporary_ids_and_enqueue(relation) %}
   {%- set s = enrichment_schema() -%}
+{{ _hashed_anti_joins() }}
 -- Remember every temporary id issued (for temp_id_replacements).
 insert into {{ s }}.temporary_ids as issued (temp_id, normalized_name, row_count)
 select temporary_id, normalized_name, row_count from {{ relation }}
