@@ -312,6 +312,8 @@ def _scans_of_state(project: DbtProject) -> dict[str, int]:
         if not others:
             break
         time.sleep(0.05)
+    else:
+        raise AssertionError(f"{others} sessions of dbt still open after 5 s: their scans are not counted yet")
     rows = project.query(
         "select relname, seq_scan from pg_stat_user_tables where schemaname = 'enrichment' and relname = any(%s)",
         (list(STATE_WRITTEN_BY_BUILDS),),
