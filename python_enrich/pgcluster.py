@@ -93,6 +93,13 @@ class Server:
         }
         return {key: value for key, value in env.items() if value}
 
+    def connect(self, dbname: str | None = None) -> psycopg2.extensions.connection:
+        """A connection to this server itself (its own database, or dbname), whatever PG* says."""
+        password = {"passfile": self.passfile} if self.passfile else {}
+        return psycopg2.connect(
+            host=self.host, port=self.port, user=self.user, dbname=dbname or self.database, **password
+        )
+
 
 def external_server_requested(environ: dict[str, str] | None = None) -> bool:
     environ = dict(os.environ) if environ is None else environ
@@ -382,9 +389,7 @@ def free_port() -> int:
 
 
 def _create_database(server: Server) -> None:
-    conn = psycopg2.connect(
-        host=server.host, port=server.port, user=server.user, dbname="postgres", passfile=server.passfile
-    )
+    conn = server.connect("postgres")
     try:
         conn.autocommit = True
         with conn.cursor() as cur:

@@ -10,7 +10,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from python_enrich.pgcluster import HBA_CONF, PrivateCluster, free_port
@@ -72,9 +71,7 @@ def test_private_cluster_starts_once_and_is_reused(cluster_dir: Path) -> None:
     assert cluster.running()
     second = PrivateCluster(cluster_dir).start()  # a later run finds it running
     assert second == first
-    conn = psycopg2.connect(
-        host=first.host, port=first.port, user=first.user, dbname=first.database, passfile=first.passfile
-    )
+    conn = first.connect()
     with conn, conn.cursor() as cur:
         cur.execute("create extension if not exists pgcrypto")
         cur.execute("select pg_encoding_to_char(encoding) from pg_database where datname = current_database()")
@@ -175,10 +172,7 @@ def private_cluster_databases() -> set[str]:
     cluster = PrivateCluster()
     if not cluster.running():
         return set()
-    server = cluster.server()
-    conn = psycopg2.connect(
-        host=server.host, port=server.port, user=server.user, dbname="postgres", passfile=server.passfile
-    )
+    conn = cluster.server().connect("postgres")
     try:
         with conn.cursor() as cur:
             cur.execute("select datname from pg_database")
@@ -206,10 +200,7 @@ def test_pgdatabase_alone_picks_a_database_of_the_private_cluster() -> None:
         )  # fmt: skip
         assert again.returncode == 0 and f"export PGDATABASE={name}" in again.stdout
     finally:
-        server = PrivateCluster().server()
-        admin = psycopg2.connect(
-            host=server.host, port=server.port, user=server.user, dbname="postgres", passfile=server.passfile
-        )
+        admin = PrivateCluster().server().connect("postgres")
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
