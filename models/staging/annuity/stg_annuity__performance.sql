@@ -49,12 +49,12 @@ source as {{ 'materialized' if is_incremental() else 'not materialized' }} (
         {{ raw_column_or_null(raw_table, '流失(含待遇支付)', raw_table_columns) }} as "流失(含待遇支付)",  -- noqa: RF05
         {{ raw_column_or_null(raw_table, '_source_file', raw_table_columns) }} as _source_file,
         {{ raw_column_or_null(raw_table, '_row_key', raw_table_columns) }} as _row_key,
-        {{ raw_batch_id(raw_table) }} as _load_batch_id,
+        {{ raw_batch_id(raw_table, raw_table_columns) }} as _load_batch_id,
         {{ raw_row_version() }} as _raw_version
 
     from {{ raw_table }}
     -- Incremental: only the rows of batches not parsed yet (or replaced since), see macros/incremental_builds.sql.
-    where {{ raw_batch_is_unbuilt(raw_table) }}
+    where {{ raw_batch_is_unbuilt(raw_table, raw_table_columns) }}
 
 ),
 
